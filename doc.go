@@ -1,0 +1,33 @@
+// Package ddoauth connects a Datadog technology partner's backend to its
+// customers' Datadog organizations over OAuth2, in every Datadog site.
+//
+// The flow, as a partner backend runs it:
+//
+//	client, err := ddoauth.New(ddoauth.Config{
+//		ClientID:     os.Getenv("DD_CLIENT_ID"),
+//		ClientSecret: os.Getenv("DD_CLIENT_SECRET"),
+//		RedirectURL:  "https://partner.example/oauth/datadog/callback",
+//	})
+//
+//	// Onboarding: Datadog sends the user here with ?site=... or ?domain=....
+//	site, err := client.SiteFromQuery(r.URL.Query()) // zero Site: the user picks on US1
+//	authURL, pending, err := client.Start(site)
+//	// Keep pending (it holds the PKCE verifier) with the user's session,
+//	// then redirect the browser to authURL.
+//
+//	// Callback: Datadog sends the browser back with code, state and the site.
+//	conn, err := client.Complete(ctx, pending, r.URL.Query())
+//	// conn.Site, conn.Token and conn.Scopes: store conn for this customer.
+//
+// Every URL comes from a fixed table of Datadog sites ([Sites]); a site or
+// domain value from a request is only ever a key into that table
+// ([ResolveSite]), so no crafted value can make the backend send its client
+// secret, a code or a verifier to another host. Credential-bearing requests
+// never follow redirects.
+//
+// Errors are *Error values wrapping sentinels such as [ErrUnknownSite],
+// [ErrStateMismatch] and [ErrInvalidClient]; no error string or formatted
+// value of this package contains a secret.
+//
+// Package ddoauthtest is an in-process Datadog for every site, for tests.
+package ddoauth

@@ -1,0 +1,231 @@
+package ddoauth
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+)
+
+// Sentinel errors. Callers branch on them with errors.Is; the *Error that
+// wraps them carries the details.
+var (
+	// ErrUnknownSite: a site or domain value is not in the allowlist.
+	ErrUnknownSite = errors.New("unknown Datadog site")
+	// ErrSiteMismatch: two site values disagree, or the callback names a
+	// region other than the one the authorization was started for (a
+	// possible mix-up attack, RFC 9700 §4.4).
+	ErrSiteMismatch = errors.New("site mismatch")
+	// ErrStateMismatch: the callback's state is missing or is not the
+	// pending one (CSRF, a replay, or a callback meant for another tab).
+	ErrStateMismatch = errors.New("state mismatch")
+	// ErrStateExpired: the pending authorization is older than Config.PendingTTL.
+	ErrStateExpired = errors.New("authorization expired")
+	// ErrInvalidCallback: the callback has neither a usable code nor an error.
+	ErrInvalidCallback = errors.New("invalid callback")
+	// ErrAccessDenied: the user declined the authorization.
+	ErrAccessDenied = errors.New("access denied")
+	// ErrAuthorization: the authorize step failed with another RFC 6749
+	// §4.1.2.1 error code; Error.Code has it.
+	ErrAuthorization = errors.New("authorization failed")
+	// ErrInvalidClient: Datadog does not accept the client ID or secret.
+	ErrInvalidClient = errors.New("invalid client")
+	// ErrRedirectURIMismatch: the redirect URI is not one registered on the client.
+	ErrRedirectURIMismatch = errors.New("redirect URI mismatch")
+	// ErrInvalidCodeVerifier: the code or PKCE verifier was refused, or a
+	// verifier restored from storage is malformed.
+	ErrInvalidCodeVerifier = errors.New("invalid code or code verifier")
+	// ErrInvalidGrant: the grant (code or refresh token) is invalid, expired
+	// or revoked: the customer must authorize again.
+	ErrInvalidGrant = errors.New("invalid grant")
+	// ErrForbidden: Datadog answered 403: a scope is missing, or the token
+	// is expired, revoked or not for this organization.
+	ErrForbidden = errors.New("forbidden")
+	// ErrRedirectRefused: a credential-bearing request was answered with a
+	// redirect, which ddoauth never follows.
+	ErrRedirectRefused = errors.New("redirect not followed")
+	// ErrServer: Datadog failed (5xx, or a body that is not what the
+	// endpoint documents).
+	ErrServer = errors.New("Datadog server error")
+	// ErrInvalidConfig: New was given a Config it cannot work with.
+	ErrInvalidConfig = errors.New("invalid config")
+)
+
+// Error describes a failed ddoauth operation. It never holds a secret: no
+// client secret, code, verifier, token or API key appears in its fields.
+//
+// Use errors.Is with the sentinels above to branch and errors.As to read
+// the details.
+type Error struct {
+	Op          string // what failed: "resolve site", "callback", "exchange", ...
+	Site        string // the site's host form, when one is known
+	StatusCode  int    // HTTP status of Datadog's answer, or 0
+	Code        string // OAuth error code (RFC 6749 §5.2, §4.1.2.1), e.g. "invalid_grant"
+	Description string // Datadog's error description or message
+	Hint        string // what to do about it
+	RequestID   string // Datadog's request ID, when the response carried one
+	Err         error  // a sentinel above, or the underlying cause
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	b.WriteString("ddoauth: ")
+	b.WriteString(e.Op)
+	if e.Site != "" {
+		b.WriteString(" at ")
+		b.WriteString(e.Site)
+	}
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	if e.Code != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Code)
+	}
+	if e.Description != "" {
+		b.WriteString(": ")
+		b.WriteString(e.Description)
+	}
+	if e.StatusCode != 0 {
+		fmt.Fprintf(&b, " (HTTP %d", e.StatusCode)
+		if e.RequestID != "" {
+			b.WriteString(", request ")
+			b.WriteString(e.RequestID)
+		}
+		b.WriteString(")")
+	}
+	if e.Hint != "" {
+		b.WriteString("; hint: ")
+		b.WriteString(e.Hint)
+	}
+	return b.String()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// maxBody caps what ddoauth reads of any Datadog response.
+const maxBody = 1 << 20
+
+// oauthBody is the union of Datadog's error shapes: RFC 6749 §5.2 on the
+// OAuth endpoints and {"errors": [...]} on the REST API.
+type oauthBody struct {
+	Error       string   `json:"error"`
+	Description string   `json:"error_description"`
+	Errors      []string `json:"errors"`
+}
+
+// requestIDHeaders are where a request ID may be found; Datadog does not
+// document one, so the common names are tried.
+var requestIDHeaders = []string{"X-Datadog-Request-Id", "X-Request-Id", "Dd-Request-Id"}
+
+// responseError builds the *Error for a failed Datadog response. secrets
+// are scrubbed from anything taken from the body, in case a server echoes
+// what it was sent.
+func responseError(op string, site Site, status int, header http.Header, body []byte, secrets ...string) *Error {
+	e := &Error{Op: op, Site: site.String(), StatusCode: status}
+	for _, h := range requestIDHeaders {
+		if v := header.Get(h); v != "" {
+			e.RequestID = truncate(v, 64)
+			break
+		}
+	}
+	var ob oauthBody
+	if json.Unmarshal(body, &ob) == nil {
+		e.Code = truncate(ob.Error, 64)
+		e.Description = ob.Description
+		if e.Description == "" && len(ob.Errors) > 0 {
+			e.Description = strings.Join(ob.Errors, "; ")
+		}
+	} else if status >= 300 {
+		e.Description = "non-JSON body of " + strconv.Itoa(len(body)) + " bytes"
+	}
+	e.Description = scrub(truncate(e.Description, 256), secrets...)
+	e.Err = classify(status, e.Code, e.Description)
+	return e
+}
+
+// classify maps Datadog's answers to sentinels. Description strings come
+// from Datadog's partner troubleshooting guide and are matched before the
+// code because Datadog sends "invalid_request" for several distinct causes.
+func classify(status int, code, desc string) error {
+	d := strings.ToLower(desc)
+	switch {
+	case strings.Contains(d, "invalid client_id"):
+		return ErrInvalidClient
+	case strings.Contains(d, "mismatching redirect uri"), strings.Contains(d, "redirect_uri"), strings.Contains(d, "redirect uri"):
+		return ErrRedirectURIMismatch
+	case strings.Contains(d, "code verifier"), strings.Contains(d, "code_verifier"):
+		return ErrInvalidCodeVerifier
+	}
+	switch code {
+	case "invalid_client", "unauthorized_client":
+		return ErrInvalidClient
+	case "invalid_grant":
+		return ErrInvalidGrant
+	case "access_denied":
+		return ErrAccessDenied
+	}
+	switch {
+	case status == http.StatusUnauthorized:
+		return ErrInvalidClient
+	case status == http.StatusForbidden:
+		return ErrForbidden
+	case status >= 300 && status < 400:
+		return ErrRedirectRefused
+	case status >= 500, code == "server_error", code == "temporarily_unavailable":
+		return ErrServer
+	case code != "":
+		return ErrAuthorization
+	}
+	return ErrServer
+}
+
+// hint says what to do, in terms of what the caller sent. It names the
+// client ID and redirect URI, which are public, never a secret.
+func hint(err error, clientID, redirectURL string) string {
+	switch {
+	case errors.Is(err, ErrInvalidClient):
+		return fmt.Sprintf("Datadog did not accept client_id %q: an unpublished OAuth client authorizes only its sandbox organization, "+
+			"and test and published clients have different IDs and secrets; check the ID and the current secret", clientID)
+	case errors.Is(err, ErrRedirectURIMismatch):
+		return fmt.Sprintf("redirect_uri %q must match a redirect URI on the OAuth client exactly; "+
+			"test and published clients are configured separately", redirectURL)
+	case errors.Is(err, ErrInvalidCodeVerifier):
+		return "the token request must be form-encoded and carry the verifier kept from the start of this authorization; " +
+			"the pending state must survive from authorize to callback"
+	case errors.Is(err, ErrInvalidGrant):
+		return "the grant is revoked, expired or already used: the customer must authorize again"
+	case errors.Is(err, ErrForbidden):
+		return "the token lacks a scope this call needs, or it is expired or revoked; " +
+			"data is sent with the API key (scope api_keys_write), not a token scope"
+	case errors.Is(err, ErrRedirectRefused):
+		return "requests carrying credentials never follow redirects; the site's token URL must answer directly"
+	case errors.Is(err, ErrStateMismatch):
+		return "the callback does not belong to the pending authorization: start again from the onboarding link"
+	case errors.Is(err, ErrSiteMismatch):
+		return "the callback names another region than the one the authorization started at: start again"
+	case errors.Is(err, ErrStateExpired):
+		return "the authorization took too long: start again from the onboarding link"
+	}
+	return ""
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
+
+// scrub replaces every occurrence of a secret in s.
+func scrub(s string, secrets ...string) string {
+	for _, sec := range secrets {
+		if len(sec) >= 4 {
+			s = strings.ReplaceAll(s, sec, "[redacted]")
+		}
+	}
+	return s
+}
