@@ -105,7 +105,7 @@ func (s Site) IsZero() bool { return s.info == nil }
 
 // Name is Datadog's short name for the site, such as "EU1" or "US1-FED".
 func (s Site) Name() string {
-	if s.info == nil {
+	if !s.ok() {
 		return ""
 	}
 	return s.info.name
@@ -114,7 +114,7 @@ func (s Site) Name() string {
 // Domain is the site's region domain, the value of DD_SITE ("datadoghq.eu").
 // It never carries an organization subdomain.
 func (s Site) Domain() string {
-	if s.info == nil {
+	if !s.ok() {
 		return ""
 	}
 	return s.info.domain
@@ -122,16 +122,26 @@ func (s Site) Domain() string {
 
 // Org is the organization's custom subdomain label ("acme" for
 // acme.datadoghq.com), or "" when the site was named without one.
-func (s Site) Org() string { return s.org }
+func (s Site) Org() string {
+	if !s.ok() {
+		return ""
+	}
+	return s.org
+}
 
 // Region returns s without its organization subdomain.
-func (s Site) Region() Site { return Site{info: s.info} }
+func (s Site) Region() Site {
+	if !s.ok() {
+		return s
+	}
+	return Site{info: s.info}
+}
 
 // SameRegion reports whether s and t are the same Datadog site, ignoring
 // organization subdomains.
 func (s Site) SameRegion(t Site) bool {
-	if s.info == nil || t.info == nil {
-		return s.info == t.info
+	if !s.ok() || !t.ok() {
+		return s.info == nil && t.info == nil
 	}
 	return s.info.domain == t.info.domain
 }
@@ -140,7 +150,7 @@ func (s Site) SameRegion(t Site) bool {
 // organization's subdomain host when s has one.
 func (s Site) BrowserHost() string {
 	switch {
-	case s.info == nil:
+	case !s.ok():
 		return ""
 	case s.org != "":
 		return s.org + "." + s.info.domain
@@ -152,7 +162,7 @@ func (s Site) BrowserHost() string {
 // AuthorizeURL is the browser-facing authorization endpoint. It is the only
 // URL that carries the organization subdomain.
 func (s Site) AuthorizeURL() string {
-	if s.info == nil {
+	if !s.ok() {
 		return ""
 	}
 	if s.org != "" {
@@ -193,7 +203,7 @@ func (s Site) ProfilingIntakeURL() string { return s.origin("intake.profile.") }
 // host is "browser-intake-" followed by the domain with the dots before the
 // top-level domain turned to dashes (browser-intake-us3-datadoghq.com).
 func (s Site) BrowserIntakeURL() string {
-	if s.info == nil {
+	if !s.ok() {
 		return ""
 	}
 	d := s.info.domain
@@ -201,15 +211,22 @@ func (s Site) BrowserIntakeURL() string {
 	return "https://browser-intake-" + strings.ReplaceAll(d[:i], ".", "-") + d[i:]
 }
 
+// unresolvedInfo marks a Site decoded from a host that is not built in: its
+// host form survives a storage round trip for [Client.ResolveSite], and
+// every URL method returns "" until then.
+var unresolvedInfo = &siteInfo{}
+
+func (s Site) ok() bool { return s.info != nil && s.info != unresolvedInfo }
+
 func (s Site) get(f func(*siteInfo) string) string {
-	if s.info == nil {
+	if !s.ok() {
 		return ""
 	}
 	return f(s.info)
 }
 
 func (s Site) origin(prefix string) string {
-	if s.info == nil {
+	if !s.ok() {
 		return ""
 	}
 	return "https://" + prefix + s.info.domain
@@ -217,8 +234,8 @@ func (s Site) origin(prefix string) string {
 
 // String returns the host form of s, the same text MarshalText produces.
 func (s Site) String() string {
-	if s.info == nil {
-		return ""
+	if !s.ok() {
+		return s.org
 	}
 	if s.org != "" {
 		return s.org + "." + s.info.domain
@@ -230,8 +247,11 @@ func (s Site) String() string {
 func (s Site) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // UnmarshalText resolves text against the built-in site table. An empty
-// text decodes to the zero Site. A site added through [Config.Sites] decodes
-// with [Client.ResolveSite] instead; here it fails with [ErrUnknownSite].
+// text decodes to the zero Site. A well-formed host that is not built in
+// (a site added with [Config.Sites]) decodes to an unresolved Site whose
+// URL methods return ""; a Client re-resolves every Site it is handed
+// against its own table, and fails with [ErrUnknownSite] for one it lacks.
+// Malformed text fails with [ErrUnknownSite].
 func (s *Site) UnmarshalText(text []byte) error {
 	if len(text) == 0 {
 		*s = Site{}
@@ -239,7 +259,11 @@ func (s *Site) UnmarshalText(text []byte) error {
 	}
 	site, err := ResolveSite(string(text))
 	if err != nil {
-		return err
+		host, reason := siteHost(string(text))
+		if reason != "" {
+			return err
+		}
+		site = Site{info: unresolvedInfo, org: host}
 	}
 	*s = site
 	return nil

@@ -1,0 +1,415 @@
+package ddoauth
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"golang.org/x/oauth2"
+)
+
+// Config configures a Client. ClientID, one of ClientSecret and
+// ClientSecretFunc, and RedirectURL are required; every other zero value
+// means the documented default.
+type Config struct {
+	// ClientID is the OAuth client's ID from Datadog's Developer Platform.
+	// Test (private) and published clients have different IDs.
+	ClientID string
+
+	// ClientSecret is the OAuth client's secret.
+	ClientSecret string
+
+	// ClientSecretFunc, if set, is called for the secret on every request
+	// that needs it, instead of ClientSecret. Datadog keeps one active
+	// secret per client, so a secret read at use time survives rotation
+	// without a restart.
+	ClientSecretFunc func(ctx context.Context) (string, error)
+
+	// RedirectURL is the callback URL registered on the client. It must
+	// be https, or http on a loopback address for local development.
+	RedirectURL string
+
+	// Scopes, if set, are sent in the authorize request. Datadog grants
+	// the scopes configured on the client, so most callers leave it nil.
+	Scopes []string
+
+	// HTTPClient sends every request. Nil means a client with a 30 s
+	// timeout. Requests that carry credentials never follow redirects,
+	// whatever its CheckRedirect says.
+	HTTPClient *http.Client
+
+	// Logger receives one record per request to Datadog, without
+	// secrets. Nil means no logging.
+	Logger *slog.Logger
+
+	// Now is the clock. Nil means time.Now.
+	Now func() time.Time
+
+	// PendingTTL is how long an authorization may take from Start to
+	// Complete. Zero means 10 minutes.
+	PendingTTL time.Duration
+
+	// Sites adds Datadog sites this package does not know yet (see
+	// NewSite). They are allowlist entries: site values from requests
+	// are resolved against the built-in table plus these.
+	Sites []Site
+}
+
+// Client runs Datadog's OAuth2 authorization code flow with PKCE for
+// every Datadog site. A Client is safe for concurrent use; two Clients
+// share no state.
+type Client struct {
+	clientID    string
+	secret      string
+	secretFunc  func(context.Context) (string, error)
+	redirectURL string
+	scopes      []string
+	hc          *http.Client // credential-bearing: never follows redirects
+	log         *slog.Logger
+	now         func() time.Time
+	pendingTTL  time.Duration
+	extra       []*siteInfo
+}
+
+const (
+	defaultPendingTTL = 10 * time.Minute
+	defaultTimeout    = 30 * time.Second
+)
+
+// New returns a Client for cfg. It returns an error wrapping
+// [ErrInvalidConfig] when a required field is missing or malformed.
+func New(cfg Config) (*Client, error) {
+	bad := func(format string, args ...any) (*Client, error) {
+		return nil, &Error{Op: "new client", Err: ErrInvalidConfig, Description: fmt.Sprintf(format, args...)}
+	}
+	if cfg.ClientID == "" || strings.ContainsFunc(cfg.ClientID, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+		return bad("ClientID is empty or contains spaces or control characters")
+	}
+	if cfg.ClientSecret == "" && cfg.ClientSecretFunc == nil {
+		return bad("one of ClientSecret and ClientSecretFunc is required")
+	}
+	if cfg.ClientSecret != "" && cfg.ClientSecretFunc != nil {
+		return bad("set ClientSecret or ClientSecretFunc, not both")
+	}
+	if err := checkRedirectURL(cfg.RedirectURL); err != "" {
+		return bad("RedirectURL %q: %s", truncate(cfg.RedirectURL, 120), err)
+	}
+	for _, s := range cfg.Scopes {
+		if s == "" || strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r >= 0x7f || r == '"' || r == '\\' }) {
+			return bad("scope %q is not a valid scope token (RFC 6749 §3.3)", truncate(s, 64))
+		}
+	}
+	if cfg.PendingTTL < 0 {
+		return bad("PendingTTL is negative")
+	}
+	c := &Client{
+		clientID:    cfg.ClientID,
+		secret:      cfg.ClientSecret,
+		secretFunc:  cfg.ClientSecretFunc,
+		redirectURL: cfg.RedirectURL,
+		scopes:      append([]string(nil), cfg.Scopes...),
+		log:         cfg.Logger,
+		now:         cfg.Now,
+		pendingTTL:  cfg.PendingTTL,
+	}
+	for _, s := range cfg.Sites {
+		if s.info == nil || s.org != "" {
+			return bad("Sites entries must come from NewSite")
+		}
+		if _, err := ResolveSite(s.info.domain); err == nil || s.info.builtIn {
+			return bad("site %s is built in; Config.Sites is for sites this package lacks", s.info.domain)
+		}
+		c.extra = append(c.extra, s.info)
+	}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if c.now == nil {
+		c.now = time.Now
+	}
+	if c.pendingTTL == 0 {
+		c.pendingTTL = defaultPendingTTL
+	}
+	hc := http.Client{Timeout: defaultTimeout}
+	if cfg.HTTPClient != nil {
+		hc = *cfg.HTTPClient
+	}
+	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	c.hc = &hc
+	return c, nil
+}
+
+// checkRedirectURL returns why u cannot be a redirect URI, or "".
+func checkRedirectURL(raw string) string {
+	u, err := url.Parse(raw)
+	switch {
+	case raw == "":
+		return "is required"
+	case err != nil:
+		return "does not parse"
+	case u.User != nil:
+		return "must not contain userinfo"
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return "must not contain a fragment (RFC 6749 §3.1.2)"
+	case u.Host == "":
+		return "must be absolute"
+	case u.Scheme == "https":
+		return ""
+	case u.Scheme == "http" && isLoopback(u.Hostname()):
+		return ""
+	}
+	return "must be https (http only on a loopback address)"
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// ResolveSite is like the package's [ResolveSite] but also knows the
+// sites added with Config.Sites.
+func (c *Client) ResolveSite(raw string) (Site, error) { return resolveSite(raw, c.extra) }
+
+// SiteFromQuery is like the package's [SiteFromQuery] but also knows the
+// sites added with Config.Sites.
+func (c *Client) SiteFromQuery(q url.Values) (Site, error) { return siteFromQuery(q, c.extra) }
+
+// known re-resolves a Site that may have been decoded from storage, so
+// that only table entries are ever used to build a request.
+func (c *Client) known(s Site) (Site, error) {
+	if s.IsZero() {
+		return s, nil
+	}
+	return c.ResolveSite(s.String())
+}
+
+// Pending is an authorization between Start and Complete. Keep it
+// server-side or sealed (it holds the PKCE verifier, a secret) and bound to
+// the user's browser session; it marshals to JSON for that. Each Pending
+// may complete once: delete it before calling Complete.
+type Pending struct {
+	State       string    `json:"state"`
+	Verifier    string    `json:"verifier"`
+	Site        Site      `json:"site,omitzero"` // zero: the user picks a region on US1
+	RedirectURL string    `json:"redirect_url"`
+	Created     time.Time `json:"created"`
+}
+
+// Format prints p without its verifier, for every verb, so %v, %+v and %#v
+// are safe in logs.
+func (p Pending) Format(f fmt.State, verb rune) {
+	fmt.Fprintf(f, "ddoauth.Pending{State:%s Verifier:%s Site:%q RedirectURL:%q Created:%s}",
+		redacted(p.State), redacted(p.Verifier), p.Site.String(), p.RedirectURL, p.Created.Format(time.RFC3339))
+}
+
+func redacted(s string) string {
+	if s == "" {
+		return `""`
+	}
+	return "[redacted]"
+}
+
+// Start begins an authorization at site. It returns the authorize URL to
+// send the browser to and the Pending to keep until the callback. The zero
+// Site sends the user to US1's authorize page, where Datadog lets them pick
+// their region; the callback then names it. A site with an organization
+// subdomain keeps it in the authorize URL only.
+//
+// Start returns an error wrapping [ErrUnknownSite] for a site that is not in
+// the client's table, or the error of the system's random source.
+func (c *Client) Start(site Site) (authURL string, p *Pending, err error) {
+	site, err = c.known(site)
+	if err != nil {
+		return "", nil, err
+	}
+	state := make([]byte, 32)
+	if _, err := rand.Read(state); err != nil {
+		return "", nil, &Error{Op: "start", Err: err}
+	}
+	p = &Pending{
+		State:       base64.RawURLEncoding.EncodeToString(state),
+		Verifier:    NewVerifier(),
+		Site:        site,
+		RedirectURL: c.redirectURL,
+		Created:     c.now(),
+	}
+	at := site
+	if at.IsZero() {
+		at = Site{info: builtInSites[0]}
+	}
+	return c.oauth2Config(at, p.RedirectURL, "").AuthCodeURL(p.State, oauth2.S256ChallengeOption(p.Verifier)), p, nil
+}
+
+func (c *Client) oauth2Config(s Site, redirectURL, secret string) *oauth2.Config {
+	return &oauth2.Config{
+		ClientID:     c.clientID,
+		ClientSecret: secret,
+		RedirectURL:  redirectURL,
+		Scopes:       c.scopes,
+		Endpoint: oauth2.Endpoint{
+			AuthURL:  s.AuthorizeURL(),
+			TokenURL: s.TokenURL(),
+			// Basic-then-body auto-detection could spend the single-use
+			// code on the first try; Datadog wants credentials in the body.
+			AuthStyle: oauth2.AuthStyleInParams,
+		},
+	}
+}
+
+// Complete finishes the authorization p with the query of Datadog's
+// redirect to the callback. In order it checks: the state (constant
+// time), p's age, an error= answer, the site (the callback's must be p's
+// region unless p had none), and the code; then it makes exactly one
+// form-encoded POST to that region's token URL.
+//
+// Errors wrap, among others: [ErrStateMismatch], [ErrStateExpired],
+// [ErrAccessDenied] or [ErrAuthorization] (with Error.Code) for error=
+// callbacks, [ErrSiteMismatch], [ErrUnknownSite], [ErrInvalidCallback],
+// [ErrInvalidCodeVerifier], and the token endpoint's [ErrInvalidClient],
+// [ErrRedirectURIMismatch], [ErrInvalidGrant], [ErrRedirectRefused] and
+// [ErrServer]. Network errors are wrapped as they are.
+func (c *Client) Complete(ctx context.Context, p *Pending, q url.Values) (*Connection, error) {
+	if p == nil {
+		return nil, &Error{Op: "callback", Err: ErrStateMismatch, Description: "no pending authorization"}
+	}
+	fail := func(err error, desc string) (*Connection, error) {
+		e := &Error{Op: "callback", Site: p.Site.String(), Err: err, Description: desc}
+		e.Hint = hint(err, c.clientID, p.RedirectURL)
+		return nil, e
+	}
+	states := q["state"]
+	if len(states) != 1 || p.State == "" || subtle.ConstantTimeCompare([]byte(states[0]), []byte(p.State)) != 1 {
+		return fail(ErrStateMismatch, "the state parameter is missing, repeated or not the pending one")
+	}
+	if age := c.now().Sub(p.Created); age > c.pendingTTL || age < -time.Minute {
+		return fail(ErrStateExpired, fmt.Sprintf("started %s ago, limit %s", age.Round(time.Second), c.pendingTTL))
+	}
+	if codes, ok := q["error"]; ok {
+		code := truncate(codes[0], 64)
+		desc := truncate(q.Get("error_description"), 256)
+		err := classify(0, code, desc)
+		if err == ErrServer {
+			err = ErrAuthorization
+		}
+		e := &Error{Op: "callback", Site: p.Site.String(), Code: code, Description: desc, Err: err}
+		e.Hint = hint(err, c.clientID, p.RedirectURL)
+		return nil, e
+	}
+	site, err := c.callbackSite(p, q)
+	if err != nil {
+		return nil, err
+	}
+	codes := q["code"]
+	if len(codes) != 1 || codes[0] == "" || len(codes[0]) > 2048 || strings.ContainsFunc(codes[0], func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
+		return fail(ErrInvalidCallback, "want exactly one code of printable ASCII")
+	}
+	if err := ValidateVerifier(p.Verifier); err != nil {
+		return nil, err
+	}
+	return c.exchange(ctx, site, codes[0], p)
+}
+
+// callbackSite decides which region redeems the code: the one the
+// authorization started at, which the callback may only confirm (RFC 9700
+// §4.4 mix-up defence), or, when it started without one, the callback's.
+func (c *Client) callbackSite(p *Pending, q url.Values) (Site, error) {
+	pending, err := c.known(p.Site)
+	if err != nil {
+		return Site{}, err
+	}
+	got, err := c.SiteFromQuery(q)
+	if err != nil {
+		return Site{}, err
+	}
+	mismatch := func(desc string) (Site, error) {
+		return Site{}, &Error{Op: "callback", Site: pending.String(), Err: ErrSiteMismatch, Description: desc,
+			Hint: hint(ErrSiteMismatch, "", "")}
+	}
+	site := pending
+	switch {
+	case pending.IsZero() && got.IsZero():
+		site = Site{info: builtInSites[0]}
+	case pending.IsZero():
+		site = got.Region()
+	case !got.IsZero() && !got.SameRegion(pending):
+		return mismatch(fmt.Sprintf("authorization started at %s, callback names %s", pending.Name(), got.Name()))
+	}
+	// RFC 9207: if Datadog ever sends iss, it must name the same region.
+	if iss, ok := q["iss"]; ok {
+		is, err := c.ResolveSite(iss[0])
+		if len(iss) != 1 || err != nil || !is.SameRegion(site) {
+			return mismatch("the iss parameter does not name the site the code is redeemed at")
+		}
+	}
+	return site.Region(), nil
+}
+
+func (c *Client) clientSecret(ctx context.Context) (string, error) {
+	if c.secretFunc == nil {
+		return c.secret, nil
+	}
+	s, err := c.secretFunc(ctx)
+	if err == nil && s == "" {
+		err = errors.New("empty secret")
+	}
+	if err != nil {
+		return "", &Error{Op: "client secret", Err: err}
+	}
+	return s, nil
+}
+
+func (c *Client) exchange(ctx context.Context, site Site, code string, p *Pending) (*Connection, error) {
+	secret, err := c.clientSecret(ctx)
+	if err != nil {
+		return nil, err
+	}
+	start := c.now()
+	cfg := c.oauth2Config(site, p.RedirectURL, secret)
+	tok, err := cfg.Exchange(context.WithValue(ctx, oauth2.HTTPClient, c.hc), code, oauth2.VerifierOption(p.Verifier))
+	if err != nil {
+		e := c.tokenError("exchange", site, err, secret, code, p.Verifier)
+		e.Hint = hint(e.Err, c.clientID, p.RedirectURL)
+		c.log.LogAttrs(ctx, slog.LevelWarn, "ddoauth: token exchange failed",
+			slog.String("site", site.Name()), slog.Int("status", e.StatusCode), slog.String("error", e.Error()))
+		return nil, e
+	}
+	conn := newConnection(site, tok, start)
+	c.log.LogAttrs(ctx, slog.LevelInfo, "ddoauth: token exchange",
+		slog.String("site", site.Name()), slog.String("scopes", strings.Join(conn.Scopes, " ")))
+	return conn, nil
+}
+
+// tokenError turns an x/oauth2 error into an *Error without secrets.
+func (c *Client) tokenError(op string, site Site, err error, secrets ...string) *Error {
+	if re, ok := errors.AsType[*oauth2.RetrieveError](err); ok {
+		status, header := 0, http.Header(nil)
+		if re.Response != nil {
+			status, header = re.Response.StatusCode, re.Response.Header
+		}
+		e := responseError(op, site, status, header, re.Body, secrets...)
+		if e.Code == "" {
+			e.Code = truncate(re.ErrorCode, 64)
+			if e.Description == "" {
+				e.Description = scrub(truncate(re.ErrorDescription, 256), secrets...)
+			}
+			e.Err = classify(status, e.Code, e.Description)
+		}
+		return e
+	}
+	if strings.HasPrefix(err.Error(), "oauth2: ") { // a 2xx body x/oauth2 could not use
+		return &Error{Op: op, Site: site.String(), Err: ErrServer, Description: scrub(truncate(strings.TrimPrefix(err.Error(), "oauth2: "), 256), secrets...)}
+	}
+	return &Error{Op: op, Site: site.String(), Err: err}
+}
