@@ -148,6 +148,17 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
+// Format prints cfg without its client secret, for every verb.
+func (cfg Config) Format(f fmt.State, verb rune) {
+	fmt.Fprintf(f, "ddoauth.Config{ClientID:%q ClientSecret:%s ClientSecretFunc:%t RedirectURL:%q Scopes:%q Sites:%v}",
+		cfg.ClientID, redacted(cfg.ClientSecret), cfg.ClientSecretFunc != nil, cfg.RedirectURL, cfg.Scopes, cfg.Sites)
+}
+
+// Format prints c without its client secret, for every verb.
+func (c *Client) Format(f fmt.State, verb rune) {
+	fmt.Fprintf(f, "ddoauth.Client{ClientID:%q RedirectURL:%q}", c.clientID, c.redirectURL)
+}
+
 // checkRedirectURL returns why u cannot be a redirect URI, or "".
 func checkRedirectURL(raw string) string {
 	u, err := url.Parse(raw)
