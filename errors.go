@@ -48,7 +48,7 @@ var (
 	ErrRedirectRefused = errors.New("redirect not followed")
 	// ErrServer: Datadog failed (5xx, or a body that is not what the
 	// endpoint documents).
-	ErrServer = errors.New("Datadog server error")
+	ErrServer = errors.New("server error")
 	// ErrInvalidConfig: New was given a Config it cannot work with.
 	ErrInvalidConfig = errors.New("invalid config")
 )
@@ -105,9 +105,6 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
-
-// maxBody caps what ddoauth reads of any Datadog response.
-const maxBody = 1 << 20
 
 // oauthBody is the union of Datadog's error shapes: RFC 6749 §5.2 on the
 // OAuth endpoints and {"errors": [...]} on the REST API.

@@ -9,17 +9,16 @@ import (
 // siteInfo is one row of the site table. Every URL a Client uses is built
 // from these fields, never from the value a request carried.
 type siteInfo struct {
-	name       string // "US1"
-	domain     string // "datadoghq.com"
-	browser    string // browser / authorize host without an org subdomain
-	api        string // "api.<domain>"
-	authorize  string // precomputed URLs for the common, org-less case
-	token      string
-	revoke     string
-	apiKey     string
-	apiURL     string
-	builtIn    bool
-	regionLike string // label that names this region in a host, e.g. "us5"
+	name      string // "US1"
+	domain    string // "datadoghq.com"
+	browser   string // browser / authorize host without an org subdomain
+	api       string // "api.<domain>"
+	authorize string // precomputed URLs for the common, org-less case
+	token     string
+	revoke    string
+	apiKey    string
+	apiURL    string
+	builtIn   bool
 }
 
 func newSiteInfo(name, domain, browser string, builtIn bool) *siteInfo {

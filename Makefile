@@ -1,0 +1,21 @@
+# Tools run at pinned versions through `go run`, so a machine needs only Go.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+FUZZTIME ?= 30s
+
+.PHONY: test bench fuzz cover
+
+test:
+	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	go vet ./...
+	go run $(STATICCHECK) ./...
+	go test -race -count=1 ./...
+
+bench:
+	go test -run '^$$' -bench . -benchmem -count 5 ./...
+
+fuzz:
+	go test -run '^$$' -fuzz FuzzResolveSite -fuzztime $(FUZZTIME) .
+
+cover:
+	go test -count=1 -coverprofile=cover.out ./...
+	go tool cover -func=cover.out | tail -1
