@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -423,4 +424,42 @@ func (c *Client) tokenError(op string, site Site, err error, secrets ...string) 
 		return &Error{Op: op, Site: site.String(), Err: ErrServer, Description: scrub(truncate(strings.TrimPrefix(err.Error(), "oauth2: "), 256), secrets...)}
 	}
 	return &Error{Op: op, Site: site.String(), Err: err}
+}
+
+// maxBody caps what ddoauth reads of any Datadog response, as x/oauth2
+// does for token responses.
+const maxBody = 1 << 20
+
+// do sends one request that carries credentials (a form with the client
+// secret, or a bearer token) without following redirects, and reads at
+// most maxBody of the answer.
+func (c *Client) do(ctx context.Context, method, rawURL string, form url.Values, bearer string) (int, http.Header, []byte, error) {
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequestWithContext(ctx, method, rawURL, body)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if bearer != "" {
+		req.Header.Set("Authorization", "Bearer "+bearer)
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return 0, nil, nil, err
+	}
+	if len(b) > maxBody {
+		return resp.StatusCode, resp.Header, nil, fmt.Errorf("%w: response body over %d bytes", ErrServer, maxBody)
+	}
+	return resp.StatusCode, resp.Header, b, nil
 }

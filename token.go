@@ -1,7 +1,11 @@
 package ddoauth
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -50,4 +54,89 @@ func (c Connection) Format(f fmt.State, verb rune) {
 	}
 	fmt.Fprintf(f, "ddoauth.Connection{Site:%q Scopes:%q AccessToken:%s RefreshToken:%s Expiry:%s Created:%s}",
 		c.Site.String(), c.Scopes, access, refresh, expiry, c.Created.Format(time.RFC3339))
+}
+
+// Refresh exchanges conn's refresh token for a new access token at conn's
+// site and returns the updated Connection; conn is not modified. When
+// Datadog sends a new refresh token it replaces the old one, which may no
+// longer work: persist the result before using it.
+//
+// Errors wrap [ErrInvalidGrant] when the grant was revoked (the customer
+// must authorize again), [ErrInvalidClient], [ErrServer], [ErrUnknownSite]
+// for a connection whose site the client does not know, or a network error.
+func (c *Client) Refresh(ctx context.Context, conn *Connection) (*Connection, error) {
+	if conn == nil || conn.Token == nil || conn.Token.RefreshToken == "" {
+		return nil, &Error{Op: "refresh", Err: ErrInvalidGrant, Description: "the connection has no refresh token"}
+	}
+	site, err := c.known(conn.Site)
+	if err != nil {
+		return nil, err
+	}
+	secret, err := c.clientSecret(ctx)
+	if err != nil {
+		return nil, err
+	}
+	start := c.now()
+	rt := conn.Token.RefreshToken
+	src := c.oauth2Config(site, "", secret).TokenSource(context.WithValue(ctx, oauth2.HTTPClient, c.hc), &oauth2.Token{RefreshToken: rt})
+	tok, err := src.Token()
+	if err != nil {
+		e := c.tokenError("refresh", site, err, secret, rt)
+		e.Hint = hint(e.Err, c.clientID, c.redirectURL)
+		c.log.LogAttrs(ctx, slog.LevelWarn, "ddoauth: token refresh failed",
+			slog.String("site", site.Name()), slog.Int("status", e.StatusCode), slog.String("error", e.Error()))
+		return nil, e
+	}
+	next := newConnection(site, tok, start)
+	next.Created = conn.Created
+	if next.Scopes == nil {
+		next.Scopes = conn.Scopes
+	}
+	c.log.LogAttrs(ctx, slog.LevelInfo, "ddoauth: token refresh", slog.String("site", site.Name()),
+		slog.Bool("rotated", tok.RefreshToken != rt))
+	return next, nil
+}
+
+// Revoke revokes conn's grant at its site (RFC 7009): the refresh token,
+// then the access token. Datadog answers 2xx even for unknown tokens, so
+// any 2xx is success. Any other answer, a 503 in particular, means the
+// token must be presumed still valid: the error wraps [ErrServer] (or the
+// sentinel for the status) and the caller should retry.
+func (c *Client) Revoke(ctx context.Context, conn *Connection) error {
+	if conn == nil || conn.Token == nil {
+		return nil
+	}
+	site, err := c.known(conn.Site)
+	if err != nil {
+		return err
+	}
+	secret, err := c.clientSecret(ctx)
+	if err != nil {
+		return err
+	}
+	for _, t := range [...]struct{ value, hint string }{
+		{conn.Token.RefreshToken, "refresh_token"},
+		{conn.Token.AccessToken, "access_token"},
+	} {
+		if t.value == "" {
+			continue
+		}
+		form := url.Values{
+			"token":           {t.value},
+			"token_type_hint": {t.hint},
+			"client_id":       {c.clientID},
+			"client_secret":   {secret},
+		}
+		status, header, body, err := c.do(ctx, http.MethodPost, site.RevokeURL(), form, "")
+		if err != nil {
+			return &Error{Op: "revoke", Site: site.String(), Err: err}
+		}
+		if status < 200 || status > 299 {
+			e := responseError("revoke", site, status, header, body, secret, t.value)
+			e.Hint = "the token must be presumed valid until a revocation succeeds; retry"
+			return e
+		}
+	}
+	c.log.LogAttrs(ctx, slog.LevelInfo, "ddoauth: revoked", slog.String("site", site.Name()))
+	return nil
 }
