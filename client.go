@@ -308,8 +308,8 @@ func (c *Client) Complete(ctx context.Context, p *Pending, q url.Values) (*Conne
 	if age := c.now().Sub(p.Created); age > c.pendingTTL || age < -time.Minute {
 		return fail(ErrStateExpired, fmt.Sprintf("started %s ago, limit %s", age.Round(time.Second), c.pendingTTL))
 	}
-	if codes, ok := q["error"]; ok {
-		code := truncate(codes[0], 64)
+	if _, ok := q["error"]; ok {
+		code := truncate(q.Get("error"), 64)
 		desc := truncate(q.Get("error_description"), 256)
 		err := classify(0, code, desc)
 		if err == ErrServer {
@@ -360,8 +360,10 @@ func (c *Client) callbackSite(p *Pending, q url.Values) (Site, error) {
 	}
 	// RFC 9207: if Datadog ever sends iss, it must name the same region.
 	if iss, ok := q["iss"]; ok {
-		is, err := c.ResolveSite(iss[0])
-		if len(iss) != 1 || err != nil || !is.SameRegion(site) {
+		if len(iss) != 1 {
+			return mismatch("the iss parameter is missing a value or repeated")
+		}
+		if is, err := c.ResolveSite(iss[0]); err != nil || !is.SameRegion(site) {
 			return mismatch("the iss parameter does not name the site the code is redeemed at")
 		}
 	}

@@ -748,3 +748,26 @@ func (l lockedWriter) Write(b []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(b)
 }
+
+func TestCompleteNeverPanicsOnOddQueries(t *testing.T) {
+	t.Parallel()
+	ts, c := setup(t, jsonAnswer(200, okBody))
+	_, p, err := c.Start(ddoauth.Sites()[0])
+	require.NoError(t, err)
+	for _, q := range []url.Values{
+		nil,
+		{},
+		{"state": {}},
+		{"state": {p.State}, "error": {}},
+		{"state": {p.State}, "iss": {}, "code": {"c"}},
+		{"state": {p.State}, "code": {}},
+		{"state": {p.State}, "site": {}, "code": {"c"}},
+		{"state": {p.State}, "domain": {"", ""}, "code": {"c"}},
+	} {
+		assert.NotPanics(t, func() {
+			_, err := c.Complete(t.Context(), p, q)
+			assert.Error(t, err)
+		}, "%v", q)
+	}
+	assert.Empty(t, ts.requests())
+}
