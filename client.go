@@ -129,6 +129,11 @@ func New(cfg Config) (*Client, error) {
 		if _, err := ResolveSite(s.info.domain); err == nil || s.info.builtIn {
 			return bad("site %s is built in; Config.Sites is for sites this package lacks", s.info.domain)
 		}
+		for _, prev := range c.extra {
+			if prev.domain == s.info.domain {
+				return bad("site %s is listed twice in Sites", s.info.domain)
+			}
+		}
 		c.extra = append(c.extra, s.info)
 	}
 	if c.log == nil {

@@ -139,6 +139,7 @@ func TestNewRejectsUnusableConfig(t *testing.T) {
 		{"empty scope", func(c *ddoauth.Config) { c.Scopes = []string{""} }},
 		{"negative TTL", func(c *ddoauth.Config) { c.PendingTTL = -time.Second }},
 		{"built-in site in Sites", func(c *ddoauth.Config) { c.Sites = []ddoauth.Site{ddoauth.Sites()[3]} }},
+		{"same site twice in Sites", func(c *ddoauth.Config) { c.Sites = []ddoauth.Site{us7, us7} }},
 		{"zero site in Sites", func(c *ddoauth.Config) { c.Sites = []ddoauth.Site{{}} }},
 		{"org site in Sites", func(c *ddoauth.Config) {
 			s, err := ddoauth.ResolveSite("acme.datadoghq.com")
