@@ -20,5 +20,20 @@
 // that take only an API key of their own site. Behaviour Datadog does not
 // document is chosen and stated on the method or setting that controls it.
 //
-// Secrets never reach the request log ([Server.Requests]) in clear.
+// A test in a few lines:
+//
+//	srv := ddoauthtest.NewServer()
+//	defer srv.Close()
+//	oc := srv.NewClient("https://partner.example/callback") // published, api_keys_write
+//	client, _ := ddoauth.New(ddoauth.Config{ClientID: oc.ID, ClientSecret: oc.Secret,
+//		RedirectURL: oc.RedirectURIs[0], HTTPClient: srv.Client()})
+//	authURL, pending, _ := client.Start(site)
+//	callback, _ := srv.Approve(ctx, authURL) // the user clicks Authorize
+//	conn, err := client.Complete(ctx, pending, callback.Query())
+//
+// Each site starts with one organization ([Server.DefaultOrg]); add more,
+// with custom subdomains, with [Server.AddOrg]. [Server.Fail] injects
+// faults per endpoint; [Server.Received] shows what each site's intakes
+// accepted; [Server.Requests] logs every request, with secrets replaced by
+// their [Fingerprint] so they never appear in clear.
 package ddoauthtest

@@ -2,12 +2,14 @@ package ddoauthtest_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
 
 	"github.com/ddoauth/ddoauth"
 	"github.com/ddoauth/ddoauth/ddoauthtest"
@@ -263,6 +265,34 @@ func TestClientAuthorizeURLErrors(t *testing.T) {
 			require.ErrorAs(t, err, &ae)
 			assert.Equal(t, "invalid_request", ae.Code)
 			assert.Equal(t, tc.desc, ae.Description)
+		})
+	}
+}
+
+// x/oauth2's default AuthStyleAutoDetect tries HTTP Basic first: Datadog
+// refuses it, and a strict server has used up the code by the retry.
+func TestAutoDetectAuthStyle(t *testing.T) {
+	t.Parallel()
+	us1 := site(t, "US1")
+	for _, strict := range []bool{false, true} {
+		t.Run(fmt.Sprintf("strict=%v", strict), func(t *testing.T) {
+			t.Parallel()
+			srv, c := setup(t)
+			srv.ConsumeCodeOnAuthFailure = strict
+			cfg := &oauth2.Config{ClientID: c.ID, ClientSecret: c.Secret, RedirectURL: redirectURI,
+				Endpoint: oauth2.Endpoint{AuthURL: us1.AuthorizeURL(), TokenURL: us1.TokenURL()}}
+			cb, err := srv.Approve(context.Background(), cfg.AuthCodeURL("st", oauth2.S256ChallengeOption(rfcVerifier)))
+			require.NoError(t, err)
+			ctx := context.WithValue(context.Background(), oauth2.HTTPClient, srv.Client())
+			_, err = cfg.Exchange(ctx, cb.Query().Get("code"), oauth2.VerifierOption(rfcVerifier))
+			assert.Equal(t, 2, srv.Count(ddoauthtest.EndpointToken), "Basic first, then the body")
+			if strict {
+				var re *oauth2.RetrieveError
+				require.ErrorAs(t, err, &re)
+				assert.Equal(t, "invalid_grant", re.ErrorCode)
+			} else {
+				require.NoError(t, err)
+			}
 		})
 	}
 }

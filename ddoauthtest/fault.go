@@ -54,7 +54,7 @@ type Fault struct {
 	AfterProcessing bool
 }
 
-// OversizedBodySize is the size of an [Fault.OversizedBody] answer: more
+// OversizedBodySize is the size of a [Fault.OversizedBody] answer: more
 // than the 1 MiB a client should read of any Datadog response.
 const OversizedBodySize = 1<<20 + 64<<10
 

@@ -350,6 +350,10 @@ func (s *Server) tokenResult(x *exchange) (*tokenResponse, *oauthFail) {
 	defer s.mu.Unlock()
 	c, fail := s.authClient(f)
 	if fail != nil {
+		if ac := s.codes[f.Get("code")]; s.ConsumeCodeOnAuthFailure && ac != nil &&
+			f.Get("grant_type") == "authorization_code" && ac.site.Domain() == x.site.Domain() {
+			ac.used = true
+		}
 		return nil, fail
 	}
 	invalidGrant := func(desc string) (*tokenResponse, *oauthFail) {

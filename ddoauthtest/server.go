@@ -48,6 +48,12 @@ type Server struct {
 	// which it does; test with both.
 	RotateRefreshTokens bool
 
+	// ConsumeCodeOnAuthFailure makes a code request that fails client
+	// authentication still use up its code, as a strict server may. A
+	// client that tries HTTP Basic first and the body second (x/oauth2's
+	// AuthStyleAutoDetect) then loses every authorization.
+	ConsumeCodeOnAuthFailure bool
+
 	ca    *x509.Certificate
 	caKey any
 	pool  *x509.CertPool
