@@ -62,7 +62,7 @@ func (c *Client) CreateAPIKey(ctx context.Context, conn *Connection) (*APIKey, e
 	if conn == nil || conn.Token == nil || conn.Token.AccessToken == "" {
 		return nil, &Error{Op: "create API key", Err: ErrForbidden, Description: "the connection has no access token"}
 	}
-	site, err := c.known(conn.Site)
+	site, err := c.connectionSite(conn.Site)
 	if err != nil {
 		return nil, err
 	}

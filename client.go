@@ -212,6 +212,15 @@ func (c *Client) known(s Site) (Site, error) {
 	return c.ResolveSite(s.String())
 }
 
+// connectionSite is known for a Site that must name a region: a
+// Connection's. A zero Site there would leave no URL to send to.
+func (c *Client) connectionSite(s Site) (Site, error) {
+	if s.IsZero() {
+		return Site{}, &Error{Op: "connection", Err: ErrUnknownSite, Description: "the connection has no site"}
+	}
+	return c.known(s)
+}
+
 // Pending is an authorization between Start and Complete. Keep it
 // server-side or sealed (it holds the PKCE verifier, a secret) and bound to
 // the user's browser session; it marshals to JSON for that. Each Pending

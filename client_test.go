@@ -21,6 +21,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
 
 	"github.com/ddoauth/ddoauth"
 )
@@ -770,5 +771,17 @@ func TestCompleteNeverPanicsOnOddQueries(t *testing.T) {
 			assert.Error(t, err)
 		}, "%v", q)
 	}
+	assert.Empty(t, ts.requests())
+}
+
+func TestConnectionWithoutSiteSendsNothing(t *testing.T) {
+	t.Parallel()
+	ts, c := setup(t, jsonAnswer(200, okBody))
+	conn := &ddoauth.Connection{Token: &oauth2.Token{AccessToken: "AT-abcdef123456", RefreshToken: "RT-abcdef123456"}}
+	_, err := c.Refresh(t.Context(), conn)
+	assert.ErrorIs(t, err, ddoauth.ErrUnknownSite)
+	assert.ErrorIs(t, c.Revoke(t.Context(), conn), ddoauth.ErrUnknownSite)
+	_, err = c.CreateAPIKey(t.Context(), conn)
+	assert.ErrorIs(t, err, ddoauth.ErrUnknownSite)
 	assert.Empty(t, ts.requests())
 }

@@ -68,7 +68,7 @@ func (c *Client) Refresh(ctx context.Context, conn *Connection) (*Connection, er
 	if conn == nil || conn.Token == nil || conn.Token.RefreshToken == "" {
 		return nil, &Error{Op: "refresh", Err: ErrInvalidGrant, Description: "the connection has no refresh token"}
 	}
-	site, err := c.known(conn.Site)
+	site, err := c.connectionSite(conn.Site)
 	if err != nil {
 		return nil, err
 	}
@@ -106,7 +106,7 @@ func (c *Client) Revoke(ctx context.Context, conn *Connection) error {
 	if conn == nil || conn.Token == nil {
 		return nil
 	}
-	site, err := c.known(conn.Site)
+	site, err := c.connectionSite(conn.Site)
 	if err != nil {
 		return err
 	}
