@@ -607,6 +607,11 @@ func TestExchangeHints(t *testing.T) {
 			require.ErrorAs(t, err, &e)
 			assert.Contains(t, e.Hint, tt.hintHas)
 			assert.Contains(t, e.Hint, tt.hintHas2)
+			if tt.want == ddoauth.ErrInvalidCodeVerifier {
+				assert.ErrorIs(t, err, ddoauth.ErrInvalidGrant, "the answer does not tell a used code from a lost verifier")
+			} else {
+				assert.NotErrorIs(t, err, ddoauth.ErrInvalidGrant)
+			}
 		})
 	}
 }

@@ -106,6 +106,13 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
+// Is makes Datadog's "Invalid code or code verifier" match ErrInvalidGrant
+// too: the answer does not say which of the two was wrong, and a used or
+// expired code is as likely as a lost verifier.
+func (e *Error) Is(target error) bool {
+	return target == ErrInvalidGrant && e.Err == ErrInvalidCodeVerifier && e.Op == "exchange"
+}
+
 // oauthBody is the union of Datadog's error shapes: RFC 6749 §5.2 on the
 // OAuth endpoints and {"errors": [...]} on the REST API.
 type oauthBody struct {
@@ -191,8 +198,8 @@ func hint(err error, clientID, redirectURL string) string {
 		return fmt.Sprintf("redirect_uri %q must match a redirect URI on the OAuth client exactly; "+
 			"test and published clients are configured separately", redirectURL)
 	case errors.Is(err, ErrInvalidCodeVerifier):
-		return "the token request must be form-encoded and carry the verifier kept from the start of this authorization; " +
-			"the pending state must survive from authorize to callback"
+		return "the code was already used or expired, or the verifier is not the one kept from the start of this authorization " +
+			"(the pending state must survive from authorize to callback; ddoauth always sends form-encoded bodies): start again"
 	case errors.Is(err, ErrInvalidGrant):
 		return "the grant is revoked, expired or already used: the customer must authorize again"
 	case errors.Is(err, ErrForbidden):
