@@ -3,6 +3,7 @@ package ddoauthtest_test
 import (
 	"bytes"
 	"compress/gzip"
+	"compress/zlib"
 	"encoding/json"
 	"net/http"
 	"regexp"
@@ -246,3 +247,32 @@ type readCloser struct{ *bytes.Reader }
 func (readCloser) Close() error { return nil }
 
 func nopBody(b []byte) readCloser { return readCloser{bytes.NewReader(b)} }
+
+func TestIntakeEncodings(t *testing.T) {
+	t.Parallel()
+	us1 := site(t, "US1")
+	srv, c := setup(t)
+	key := createKey(t, srv, us1, connect(t, srv, us1, c).str("access_token"))
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	zw.Write([]byte(`{"series":[1]}`))
+	zw.Close()
+	for _, tc := range []struct {
+		encoding string
+		body     []byte
+		status   int
+	}{
+		{"deflate", z.Bytes(), http.StatusAccepted},
+		{"deflate", z.Bytes()[:z.Len()/2], http.StatusBadRequest},
+		{"gzip", []byte("not gzip"), http.StatusBadRequest},
+		{"zstd", []byte("x"), http.StatusUnsupportedMediaType},
+	} {
+		req := intakeReq(t, us1.APIURL()+"/api/v2/series", key, "")
+		req.Body, req.ContentLength = nopBody(tc.body), int64(len(tc.body))
+		req.Header.Set("Content-Encoding", tc.encoding)
+		assert.Equal(t, tc.status, do(t, srv.Client(), req).status, tc.encoding)
+	}
+	got := srv.Received(us1)
+	require.Len(t, got, 1)
+	assert.Equal(t, `{"series":[1]}`, string(got[0].Body))
+}
