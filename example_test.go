@@ -1,0 +1,213 @@
+package ddoauth_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net/url"
+
+	"github.com/ddoauth/ddoauth"
+	"github.com/ddoauth/ddoauth/ddoauthtest"
+)
+
+// authorizeInBrowser plays the customer's browser approving on the
+// emulator and returns the callback query.
+func authorizeInBrowser(dd *ddoauthtest.Server, authURL string) url.Values {
+	callback, err := dd.Approve(context.Background(), authURL)
+	if err != nil {
+		log.Fatal(err)
+	}
+	return callback.Query()
+}
+
+// newExampleClient returns a Client registered with the emulator.
+func newExampleClient(dd *ddoauthtest.Server) *ddoauth.Client {
+	const redirect = "https://partner.example/oauth/datadog/callback"
+	oc := dd.NewClient(redirect)
+	client, err := ddoauth.New(ddoauth.Config{
+		ClientID:     oc.ID,
+		ClientSecret: oc.Secret,
+		RedirectURL:  redirect,
+		HTTPClient:   dd.Client(),
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	return client
+}
+
+func ExampleNew() {
+	client, err := ddoauth.New(ddoauth.Config{
+		ClientID:     "0d1c2b3a-client-id",
+		ClientSecret: "from your secret store",
+		RedirectURL:  "https://partner.example/oauth/datadog/callback",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(client)
+
+	_, err = ddoauth.New(ddoauth.Config{ClientID: "id", ClientSecret: "s", RedirectURL: "http://partner.example/cb"})
+	fmt.Println(errors.Is(err, ddoauth.ErrInvalidConfig))
+	// Output:
+	// ddoauth.Client{ClientID:"0d1c2b3a-client-id" RedirectURL:"https://partner.example/oauth/datadog/callback"}
+	// true
+}
+
+func ExampleClient_Start() {
+	client, err := ddoauth.New(ddoauth.Config{
+		ClientID:     "0d1c2b3a-client-id",
+		ClientSecret: "from your secret store",
+		RedirectURL:  "https://partner.example/oauth/datadog/callback",
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// The onboarding link named the customer's org subdomain in EU1.
+	site, err := client.SiteFromQuery(url.Values{"site": {"https://acme.datadoghq.eu"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	authURL, pending, err := client.Start(site)
+	if err != nil {
+		log.Fatal(err)
+	}
+	u, _ := url.Parse(authURL)
+	fmt.Println(u.Host + u.Path)
+	fmt.Println(u.Query().Get("code_challenge_method"))
+	fmt.Println(pending.Site.TokenURL())
+	// Output:
+	// acme.datadoghq.eu/oauth2/v1/authorize
+	// S256
+	// https://api.datadoghq.eu/oauth2/v1/token
+}
+
+func ExampleClient_Complete() {
+	dd := ddoauthtest.NewServer()
+	defer dd.Close()
+	client := newExampleClient(dd)
+
+	site, _ := ddoauth.ResolveSite("us5.datadoghq.com")
+	authURL, pending, err := client.Start(site)
+	if err != nil {
+		log.Fatal(err)
+	}
+	callback := authorizeInBrowser(dd, authURL)
+
+	conn, err := client.Complete(context.Background(), pending, callback)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(conn.Site.Name(), conn.HasScope("api_keys_write"))
+
+	// A replayed callback finds the code already used.
+	_, err = client.Complete(context.Background(), pending, callback)
+	fmt.Println(errors.Is(err, ddoauth.ErrInvalidGrant))
+	// Output:
+	// US5 true
+	// true
+}
+
+func ExampleClient_CreateAPIKey() {
+	dd := ddoauthtest.NewServer()
+	defer dd.Close()
+	client := newExampleClient(dd)
+
+	authURL, pending, _ := client.Start(ddoauth.Sites()[3]) // EU1
+	conn, err := client.Complete(context.Background(), pending, authorizeInBrowser(dd, authURL))
+	if err != nil {
+		log.Fatal(err)
+	}
+	key, err := client.CreateAPIKey(context.Background(), conn)
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Store key.Key now: Datadog shows it once. Formatting shows last4 only.
+	fmt.Println(len(key.Key), key.Site.Name(), key.Name)
+
+	_, err = client.CreateAPIKey(context.Background(), conn)
+	fmt.Println(errors.Is(err, ddoauth.ErrAPIKeyExists))
+	// Output:
+	// 32 EU1 OAuth Client API Key
+	// true
+}
+
+func ExampleClient_Refresh() {
+	dd := ddoauthtest.NewServer()
+	defer dd.Close()
+	client := newExampleClient(dd)
+
+	authURL, pending, _ := client.Start(ddoauth.Site{}) // the user picks a region on US1
+	conn, err := client.Complete(context.Background(), pending, authorizeInBrowser(dd, authURL))
+	if err != nil {
+		log.Fatal(err)
+	}
+	next, err := client.Refresh(context.Background(), conn)
+	if err != nil {
+		log.Fatal(err)
+	}
+	// Persist next before using it: a rotated refresh token replaces the old one.
+	fmt.Println(next.Site.Name(), next.Token.AccessToken != conn.Token.AccessToken)
+
+	if err := client.Revoke(context.Background(), next); err != nil {
+		log.Fatal(err)
+	}
+	_, err = client.Refresh(context.Background(), next)
+	fmt.Println(errors.Is(err, ddoauth.ErrInvalidGrant))
+	// Output:
+	// US1 true
+	// true
+}
+
+func ExampleClient_Revoke() {
+	dd := ddoauthtest.NewServer()
+	defer dd.Close()
+	client := newExampleClient(dd)
+
+	authURL, pending, _ := client.Start(ddoauth.Sites()[6]) // UK1
+	conn, err := client.Complete(context.Background(), pending, authorizeInBrowser(dd, authURL))
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(client.Revoke(context.Background(), conn))
+	fmt.Println(dd.Count(ddoauthtest.EndpointRevoke))
+	// Output:
+	// <nil>
+	// 2
+}
+
+func ExampleValidateVerifier() {
+	fmt.Println(ddoauth.ValidateVerifier(ddoauth.NewVerifier()))
+	err := ddoauth.ValidateVerifier("truncated-in-storage")
+	fmt.Println(errors.Is(err, ddoauth.ErrInvalidCodeVerifier))
+	fmt.Println(ddoauth.Challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"))
+	// Output:
+	// <nil>
+	// true
+	// E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM
+}
+
+func ExampleNewSite() {
+	// A region Datadog opened after this release, allowed by configuration.
+	us7, err := ddoauth.NewSite("US7", "us7.datadoghq.com", "us7.datadoghq.com")
+	if err != nil {
+		log.Fatal(err)
+	}
+	client, err := ddoauth.New(ddoauth.Config{
+		ClientID:     "0d1c2b3a-client-id",
+		ClientSecret: "from your secret store",
+		RedirectURL:  "https://partner.example/oauth/datadog/callback",
+		Sites:        []ddoauth.Site{us7},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	site, err := client.ResolveSite("https://us7.datadoghq.com/")
+	fmt.Println(site.TokenURL(), err)
+	_, err = ddoauth.ResolveSite("us7.datadoghq.com")
+	fmt.Println(errors.Is(err, ddoauth.ErrUnknownSite))
+	// Output:
+	// https://api.us7.datadoghq.com/oauth2/v1/token <nil>
+	// true
+}
