@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"time"
+
+	"github.com/ddoauth/ddoauth"
+)
+
+// runLive authorizes one organization on real Datadog through a loopback
+// redirect URI, refreshes the token, and revokes the grant. It does not
+// create the API key: Datadog shows that key once, and a quickstart has
+// nowhere safe to keep it.
+func runLive(ctx context.Context) error {
+	client, err := ddoauth.New(ddoauth.Config{
+		ClientID:     os.Getenv("DD_CLIENT_ID"),
+		ClientSecret: os.Getenv("DD_CLIENT_SECRET"),
+		RedirectURL:  os.Getenv("DD_REDIRECT_URL"),
+	})
+	if err != nil {
+		return err
+	}
+	var site ddoauth.Site
+	if raw := os.Getenv("DD_SITE"); raw != "" {
+		if site, err = client.ResolveSite(raw); err != nil {
+			return err
+		}
+	}
+	redirect, _ := url.Parse(os.Getenv("DD_REDIRECT_URL"))
+	if redirect.Scheme != "http" || redirect.Port() == "" {
+		return errors.New("DD_REDIRECT_URL must be a loopback URL with a port, such as http://127.0.0.1:8765/callback")
+	}
+	ln, err := net.Listen("tcp", redirect.Host)
+	if err != nil {
+		return err
+	}
+	authURL, pending, err := client.Start(site)
+	if err != nil {
+		return err
+	}
+	fmt.Println("Open this URL in a browser signed in to Datadog:")
+	fmt.Println(authURL)
+
+	type result struct {
+		conn *ddoauth.Connection
+		err  error
+	}
+	done := make(chan result, 1)
+	mux := http.NewServeMux()
+	mux.HandleFunc(redirect.Path, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		w.Header().Set("Cache-Control", "no-store")
+		conn, err := client.Complete(r.Context(), pending, r.URL.Query())
+		if err != nil {
+			http.Error(w, "Authorization failed; see the terminal.", http.StatusBadRequest)
+		} else {
+			fmt.Fprintln(w, "Connected. You may now close this tab.")
+		}
+		select {
+		case done <- result{conn, err}:
+		default:
+		}
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln)
+	defer srv.Close()
+
+	var res result
+	select {
+	case res = <-done:
+	case <-time.After(10 * time.Minute):
+		return errors.New("no callback within 10 minutes")
+	}
+	if res.err != nil {
+		return res.err
+	}
+	fmt.Printf("connected: %v\n", res.conn)
+	next, err := client.Refresh(ctx, res.conn)
+	if err != nil {
+		return err
+	}
+	fmt.Printf("refreshed: %v\n", next)
+	if err := client.Revoke(ctx, next); err != nil {
+		return err
+	}
+	fmt.Println("revoked: the grant is gone; run again to connect anew")
+	return nil
+}
