@@ -55,6 +55,10 @@ type Config struct {
 	// Now is the clock. Nil means time.Now.
 	Now func() time.Time
 
+	// RefreshMargin is how long before expiry a TokenSource refreshes.
+	// Zero means one minute.
+	RefreshMargin time.Duration
+
 	// PendingTTL is how long an authorization may take from Start to
 	// Complete. Zero means 10 minutes.
 	PendingTTL time.Duration
@@ -69,16 +73,17 @@ type Config struct {
 // every Datadog site. A Client is safe for concurrent use; two Clients
 // share no state.
 type Client struct {
-	clientID    string
-	secret      string
-	secretFunc  func(context.Context) (string, error)
-	redirectURL string
-	scopes      []string
-	hc          *http.Client // credential-bearing: never follows redirects
-	log         *slog.Logger
-	now         func() time.Time
-	pendingTTL  time.Duration
-	extra       []*siteInfo
+	clientID      string
+	secret        string
+	secretFunc    func(context.Context) (string, error)
+	redirectURL   string
+	scopes        []string
+	hc            *http.Client // credential-bearing: never follows redirects
+	log           *slog.Logger
+	now           func() time.Time
+	pendingTTL    time.Duration
+	refreshMargin time.Duration
+	extra         []*siteInfo
 }
 
 const (
@@ -109,18 +114,19 @@ func New(cfg Config) (*Client, error) {
 			return bad("scope %q is not a valid scope token (RFC 6749 §3.3)", truncate(s, 64))
 		}
 	}
-	if cfg.PendingTTL < 0 {
-		return bad("PendingTTL is negative")
+	if cfg.PendingTTL < 0 || cfg.RefreshMargin < 0 {
+		return bad("PendingTTL and RefreshMargin must not be negative")
 	}
 	c := &Client{
-		clientID:    cfg.ClientID,
-		secret:      cfg.ClientSecret,
-		secretFunc:  cfg.ClientSecretFunc,
-		redirectURL: cfg.RedirectURL,
-		scopes:      append([]string(nil), cfg.Scopes...),
-		log:         cfg.Logger,
-		now:         cfg.Now,
-		pendingTTL:  cfg.PendingTTL,
+		clientID:      cfg.ClientID,
+		secret:        cfg.ClientSecret,
+		secretFunc:    cfg.ClientSecretFunc,
+		redirectURL:   cfg.RedirectURL,
+		scopes:        append([]string(nil), cfg.Scopes...),
+		log:           cfg.Logger,
+		now:           cfg.Now,
+		pendingTTL:    cfg.PendingTTL,
+		refreshMargin: cfg.RefreshMargin,
 	}
 	for _, s := range cfg.Sites {
 		if s.info == nil || s.org != "" {
@@ -144,6 +150,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if c.pendingTTL == 0 {
 		c.pendingTTL = defaultPendingTTL
+	}
+	if c.refreshMargin == 0 {
+		c.refreshMargin = time.Minute
 	}
 	hc := http.Client{Timeout: defaultTimeout}
 	if cfg.HTTPClient != nil {

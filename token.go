@@ -2,12 +2,16 @@ package ddoauth
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/oauth2"
@@ -27,6 +31,10 @@ type Connection struct {
 	Token   *oauth2.Token `json:"token"`
 	Scopes  []string      `json:"scopes,omitempty"`
 	Created time.Time     `json:"created"`
+
+	// Revoked is set when Datadog answered invalid_grant to a refresh:
+	// the customer must authorize again.
+	Revoked bool `json:"revoked,omitempty"`
 }
 
 func newConnection(site Site, tok *oauth2.Token, now time.Time) *Connection {
@@ -52,8 +60,8 @@ func (c Connection) Format(f fmt.State, verb rune) {
 	if c.Token != nil {
 		access, refresh, expiry = redacted(c.Token.AccessToken), redacted(c.Token.RefreshToken), c.Token.Expiry.Format(time.RFC3339)
 	}
-	fmt.Fprintf(f, "ddoauth.Connection{Site:%q Scopes:%q AccessToken:%s RefreshToken:%s Expiry:%s Created:%s}",
-		c.Site.String(), c.Scopes, access, refresh, expiry, c.Created.Format(time.RFC3339))
+	fmt.Fprintf(f, "ddoauth.Connection{Site:%q Scopes:%q AccessToken:%s RefreshToken:%s Expiry:%s Created:%s Revoked:%t}",
+		c.Site.String(), c.Scopes, access, refresh, expiry, c.Created.Format(time.RFC3339), c.Revoked)
 }
 
 // Refresh exchanges conn's refresh token for a new access token at conn's
@@ -139,4 +147,186 @@ func (c *Client) Revoke(ctx context.Context, conn *Connection) error {
 	}
 	c.log.LogAttrs(ctx, slog.LevelInfo, "ddoauth: revoked", slog.String("site", site.Name()))
 	return nil
+}
+
+// ErrNotFound: a Store holds no connection under that ID.
+var ErrNotFound = errors.New("connection not found")
+
+// ErrRevoked: the connection's grant was revoked (Datadog answered
+// invalid_grant to a refresh). The connection is marked in its Store and
+// not refreshed again; the customer must authorize again.
+var ErrRevoked = errors.New("connection revoked: the customer must authorize again")
+
+// Store keeps connections by an ID the partner chooses (its customer or
+// tenant ID). Implementations must be safe for concurrent use, and Save
+// must be durable when it returns: a refreshed token is handed out only
+// after Save succeeds, because a rotated refresh token that is not saved
+// is lost for good.
+type Store interface {
+	Load(ctx context.Context, id string) (*Connection, error) // ErrNotFound when absent
+	Save(ctx context.Context, id string, conn *Connection) error
+}
+
+// MemoryStore is a Store in memory, for tests and single-process tools.
+// Its zero value is ready to use. It keeps encoded copies, so callers can
+// not change what it holds through a returned value.
+type MemoryStore struct {
+	mu sync.RWMutex
+	m  map[string][]byte
+}
+
+// Load returns a copy of the connection saved under id, or an error
+// wrapping ErrNotFound.
+func (s *MemoryStore) Load(_ context.Context, id string) (*Connection, error) {
+	s.mu.RLock()
+	b, ok := s.m[id]
+	s.mu.RUnlock()
+	if !ok {
+		return nil, &Error{Op: "load connection", Err: ErrNotFound}
+	}
+	var c Connection
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, &Error{Op: "load connection", Err: err}
+	}
+	return &c, nil
+}
+
+// Save stores a copy of conn under id.
+func (s *MemoryStore) Save(_ context.Context, id string, conn *Connection) error {
+	b, err := json.Marshal(conn)
+	if err != nil {
+		return &Error{Op: "save connection", Err: err}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = make(map[string][]byte)
+	}
+	s.m[id] = b
+	return nil
+}
+
+// refreshTimeout bounds a shared refresh, which runs on after the caller
+// that started it gives up.
+const refreshTimeout = time.Minute
+
+// TokenSource is the refreshing token source of one stored connection.
+// Many goroutines may call it at once: a valid token is served without a
+// lock, and callers that find the token expiring share one refresh, whose
+// result is saved to the Store before anyone receives it.
+type TokenSource struct {
+	c     *Client
+	store Store
+	id    string
+	tok   atomic.Pointer[oauth2.Token]
+
+	mu      sync.Mutex
+	call    *refreshCall
+	unsaved *Connection // refreshed but not yet saved: never refreshed again
+}
+
+type refreshCall struct {
+	done chan struct{}
+	tok  *oauth2.Token
+	err  error
+}
+
+// TokenSource returns the token source of the connection saved in store
+// under id. It refreshes RefreshMargin before expiry, at the connection's
+// site. Make one per connection and keep it: its cache and the sharing of
+// refreshes live in it.
+func (c *Client) TokenSource(store Store, id string) *TokenSource {
+	return &TokenSource{c: c, store: store, id: id}
+}
+
+// Token is TokenContext with context.Background, for [oauth2.TokenSource].
+func (ts *TokenSource) Token() (*oauth2.Token, error) { return ts.TokenContext(context.Background()) }
+
+// TokenContext returns a valid access token, refreshing it if it expires
+// within the margin. ctx bounds only this caller's wait: the refresh runs
+// on for the other callers if this one gives up.
+//
+// Errors wrap [ErrRevoked] when the grant is gone (the connection is
+// marked Revoked in the store), [ErrNotFound], the store's errors, or
+// those of [Client.Refresh].
+func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) {
+	if t := ts.tok.Load(); t != nil && ts.fresh(t) {
+		return t, nil
+	}
+	ts.mu.Lock()
+	if t := ts.tok.Load(); t != nil && ts.fresh(t) {
+		ts.mu.Unlock()
+		return t, nil
+	}
+	call := ts.call
+	if call == nil {
+		call = &refreshCall{done: make(chan struct{})}
+		ts.call = call
+		go ts.run(context.WithoutCancel(ctx), call)
+	}
+	ts.mu.Unlock()
+	select {
+	case <-call.done:
+		return call.tok, call.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+func (ts *TokenSource) fresh(t *oauth2.Token) bool {
+	return t.AccessToken != "" && ts.c.now().Add(ts.c.refreshMargin).Before(t.Expiry)
+}
+
+func (ts *TokenSource) run(ctx context.Context, call *refreshCall) {
+	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
+	defer cancel()
+	tok, err := ts.refresh(ctx)
+	ts.mu.Lock()
+	if err == nil {
+		ts.tok.Store(tok)
+	}
+	call.tok, call.err = tok, err
+	ts.call = nil
+	ts.mu.Unlock()
+	close(call.done)
+}
+
+// refresh runs in one goroutine at a time per TokenSource.
+func (ts *TokenSource) refresh(ctx context.Context) (*oauth2.Token, error) {
+	if next := ts.unsaved; next != nil {
+		if err := ts.store.Save(ctx, ts.id, next); err != nil {
+			return nil, &Error{Op: "save connection", Site: next.Site.String(), Err: err}
+		}
+		ts.unsaved = nil
+		if ts.fresh(next.Token) {
+			return next.Token, nil
+		}
+	}
+	conn, err := ts.store.Load(ctx, ts.id)
+	if err != nil {
+		return nil, err
+	}
+	if conn.Revoked {
+		return nil, &Error{Op: "refresh", Site: conn.Site.String(), Err: ErrRevoked}
+	}
+	if conn.Token != nil && ts.fresh(conn.Token) {
+		return conn.Token, nil // another process refreshed it
+	}
+	next, err := ts.c.Refresh(ctx, conn)
+	if errors.Is(err, ErrInvalidGrant) {
+		conn.Revoked = true
+		if serr := ts.store.Save(ctx, ts.id, conn); serr != nil {
+			ts.c.log.LogAttrs(ctx, slog.LevelError, "ddoauth: marking a revoked connection failed", slog.String("error", serr.Error()))
+		}
+		return nil, &Error{Op: "refresh", Site: conn.Site.String(), Err: ErrRevoked, Hint: hint(ErrInvalidGrant, "", "")}
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := ts.store.Save(ctx, ts.id, next); err != nil {
+		// Keep it: with rotation the old refresh token is already dead.
+		ts.unsaved = next
+		return nil, &Error{Op: "save connection", Site: next.Site.String(), Err: err}
+	}
+	return next.Token, nil
 }
