@@ -34,6 +34,11 @@ func (k APIKey) Format(f fmt.State, verb rune) {
 	fmt.Fprintf(f, "ddoauth.APIKey{ID:%q Name:%q Key:%s Last4:%q Site:%q}", k.ID, k.Name, redacted(k.Key), k.Last4, k.Site.String())
 }
 
+// LogValue logs k with Last4 only.
+func (k APIKey) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("id", k.ID), slog.String("last4", k.Last4), slog.String("site", k.Site.String()))
+}
+
 // apiKeyResponse is the documented answer of api_keys/marketplace.
 type apiKeyResponse struct {
 	Data struct {
@@ -54,9 +59,10 @@ type apiKeyResponse struct {
 // an unexpired access token. Datadog creates one such key per organization
 // and shows its value once: call this once and store the result first.
 //
-// Errors wrap [ErrForbidden] (missing scope, expired or revoked token),
-// [ErrAPIKeyExists] for any other refusal, [ErrServer] for a 5xx or an
-// answer without a key, or a network error (after which whether a key was
+// Errors wrap [ErrForbidden] for 401 and 403 (missing scope, expired or
+// revoked token), [ErrAPIKeyExists] for 400, 409 and 422, [ErrRedirectRefused]
+// for a redirect, [ErrServer] for 408, 429, a 5xx or an answer without a
+// key (retry later), or a network error (after which whether a key was
 // created is unknown).
 func (c *Client) CreateAPIKey(ctx context.Context, conn *Connection) (*APIKey, error) {
 	if conn == nil || conn.Token == nil || conn.Token.AccessToken == "" {
@@ -73,11 +79,13 @@ func (c *Client) CreateAPIKey(ctx context.Context, conn *Connection) (*APIKey, e
 	}
 	if status < 200 || status > 299 {
 		e := responseError("create API key", site, status, header, body, at)
-		switch {
-		case errors.Is(e.Err, ErrForbidden), errors.Is(e.Err, ErrInvalidClient):
+		switch status {
+		case http.StatusUnauthorized, http.StatusForbidden:
 			e.Err = ErrForbidden
 			e.Hint = "the OAuth client needs the api_keys_write scope and the access token must be valid"
-		case status < 500:
+		case http.StatusBadRequest, http.StatusConflict, http.StatusUnprocessableEntity:
+			// Datadog does not document the refusal of a second key; these
+			// are the statuses an API gives for "already exists".
 			e.Err = ErrAPIKeyExists
 			e.Hint = `the customer revokes the key named "OAuth Client API Key" under API Keys, ` +
 				"the integration is re-installed, and the authorization runs again"

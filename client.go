@@ -48,8 +48,9 @@ type Config struct {
 	// whatever its CheckRedirect says.
 	HTTPClient *http.Client
 
-	// Logger receives one record per request to Datadog, without
-	// secrets. Nil means no logging.
+	// Logger receives a record for each token exchange, refresh,
+	// revocation and API key created, and for failed exchanges and
+	// refreshes; none holds a secret. Nil means no logging.
 	Logger *slog.Logger
 
 	// Now is the clock. Nil means time.Now.
@@ -70,8 +71,8 @@ type Config struct {
 }
 
 // Client runs Datadog's OAuth2 authorization code flow with PKCE for
-// every Datadog site. A Client is safe for concurrent use; two Clients
-// share no state.
+// every Datadog site. Make one with New; the zero Client is not usable. A
+// Client is safe for concurrent use; two Clients share no state.
 type Client struct {
 	clientID      string
 	secret        string
@@ -169,8 +170,14 @@ func (cfg Config) Format(f fmt.State, verb rune) {
 		cfg.ClientID, redacted(cfg.ClientSecret), cfg.ClientSecretFunc != nil, cfg.RedirectURL, cfg.Scopes, cfg.Sites)
 }
 
-// Format prints c without its client secret, for every verb.
-func (c *Client) Format(f fmt.State, verb rune) {
+// LogValue logs cfg without its client secret.
+func (cfg Config) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("client_id", cfg.ClientID), slog.String("redirect_url", cfg.RedirectURL))
+}
+
+// Format prints c without its client secret, for every verb. Its value
+// receiver covers a dereferenced Client too.
+func (c Client) Format(f fmt.State, verb rune) {
 	fmt.Fprintf(f, "ddoauth.Client{ClientID:%q RedirectURL:%q}", c.clientID, c.redirectURL)
 }
 
@@ -247,6 +254,12 @@ type Pending struct {
 func (p Pending) Format(f fmt.State, verb rune) {
 	fmt.Fprintf(f, "ddoauth.Pending{State:%s Verifier:%s Site:%q RedirectURL:%q Created:%s}",
 		redacted(p.State), redacted(p.Verifier), p.Site.String(), p.RedirectURL, p.Created.Format(time.RFC3339))
+}
+
+// LogValue logs p without its state and verifier.
+func (p Pending) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("site", p.Site.String()), slog.String("redirect_url", p.RedirectURL),
+		slog.Time("created", p.Created))
 }
 
 func redacted(s string) string {
@@ -332,8 +345,8 @@ func (c *Client) Complete(ctx context.Context, p *Pending, q url.Values) (*Conne
 		return fail(ErrStateExpired, fmt.Sprintf("started %s ago, limit %s", age.Round(time.Second), c.pendingTTL))
 	}
 	if _, ok := q["error"]; ok {
-		code := truncate(q.Get("error"), 64)
-		desc := truncate(q.Get("error_description"), 256)
+		code := clean(q.Get("error"), 64)
+		desc := clean(q.Get("error_description"), 256)
 		err := classify(0, code, desc)
 		if err == ErrServer {
 			err = ErrAuthorization
@@ -437,16 +450,18 @@ func (c *Client) tokenError(op string, site Site, err error, secrets ...string) 
 		}
 		e := responseError(op, site, status, header, re.Body, secrets...)
 		if e.Code == "" {
-			e.Code = truncate(re.ErrorCode, 64)
+			e.Code = clean(re.ErrorCode, 64)
 			if e.Description == "" {
-				e.Description = scrub(truncate(re.ErrorDescription, 256), secrets...)
+				e.Description = clean(scrub(re.ErrorDescription, secrets...), 256)
 			}
 			e.Err = classify(status, e.Code, e.Description)
 		}
 		return e
 	}
-	if strings.HasPrefix(err.Error(), "oauth2: ") { // a 2xx body x/oauth2 could not use
-		return &Error{Op: op, Site: site.String(), Err: ErrServer, Description: scrub(truncate(strings.TrimPrefix(err.Error(), "oauth2: "), 256), secrets...)}
+	// x/oauth2 has no error type for a 2xx body it cannot use; its
+	// messages for that, unlike transport errors, start with "oauth2: ".
+	if strings.HasPrefix(err.Error(), "oauth2: ") {
+		return &Error{Op: op, Site: site.String(), Err: ErrServer, Description: clean(scrub(strings.TrimPrefix(err.Error(), "oauth2: "), secrets...), 256)}
 	}
 	return &Error{Op: op, Site: site.String(), Err: err}
 }

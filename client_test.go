@@ -790,3 +790,97 @@ func TestConnectionWithoutSiteSendsNothing(t *testing.T) {
 	assert.ErrorIs(t, err, ddoauth.ErrUnknownSite)
 	assert.Empty(t, ts.requests())
 }
+
+// TestSecretsNeverLoggedOrEchoed covers what fmt verbs do not: slog
+// handlers, a dereferenced Client, and a server echoing the form encoded.
+func TestSecretsNeverLoggedOrEchoed(t *testing.T) {
+	t.Parallel()
+	const slashy = "s3cr/t+val=ue"
+	echo := func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		jsonAnswer(400, fmt.Sprintf(`{"error":"invalid_request","error_description":"got body %s and %q"}`,
+			url.QueryEscape(string(body)), string(body)))(w, r)
+	}
+	ts, c := setup(t, echo, func(cfg *ddoauth.Config) { cfg.ClientSecret = slashy })
+	_, p, err := c.Start(mustSite(t, "datadoghq.eu"))
+	require.NoError(t, err)
+	q := callback(p, "code", "co/de+abc=")
+	_, exchangeErr := c.Complete(t.Context(), p, q)
+	require.Error(t, exchangeErr)
+	require.Len(t, ts.requests(), 1)
+
+	conn := &ddoauth.Connection{Site: mustSite(t, "datadoghq.eu"),
+		Token: &oauth2.Token{AccessToken: "AT-abcdef123456", RefreshToken: "RT-abcdef123456"}}
+	key := ddoauth.APIKey{ID: "k1", Key: "0123456789abcdef0123456789abcdef", Last4: "cdef"}
+	cfg := ddoauth.Config{ClientID: testClientID, ClientSecret: slashy, RedirectURL: testRedirect}
+	secrets := []string{slashy, url.QueryEscape(slashy), "co/de+abc=", url.QueryEscape("co/de+abc="), p.Verifier, p.State,
+		"AT-abcdef123456", "RT-abcdef123456", key.Key}
+
+	var out bytes.Buffer
+	for _, h := range []slog.Handler{slog.NewJSONHandler(&out, nil), slog.NewTextHandler(&out, nil)} {
+		slog.New(h).Info("values", "pending", p, "conn", conn, "connValue", *conn, "key", key, "cfg", cfg, "err", exchangeErr)
+	}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		fmt.Fprintf(&out, verb, *c)
+		fmt.Fprintf(&out, verb, exchangeErr)
+	}
+	assert.Contains(t, out.String(), "cdef", "last4 may be shown")
+	for _, s := range secrets {
+		assert.NotContains(t, out.String(), s)
+	}
+}
+
+func TestErrorTextIsCleaned(t *testing.T) {
+	t.Parallel()
+	_, c := setup(t, jsonAnswer(200, okBody))
+	_, p, err := c.Start(mustSite(t, "datadoghq.eu"))
+	require.NoError(t, err)
+	_, err = c.Complete(t.Context(), p, url.Values{"state": {p.State}, "error": {"access_denied"},
+		"error_description": {"line1\nline2\x1b[31m\u2028 mentions redirect_uri"}})
+	require.ErrorIs(t, err, ddoauth.ErrAccessDenied, "the code decides, not words in the description")
+	assert.NotContains(t, err.Error(), "\n")
+	assert.NotContains(t, err.Error(), "\x1b")
+	assert.NotContains(t, err.Error(), "\u2028")
+}
+
+func TestCreateAPIKeyStatuses(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		status int
+		want   error
+	}{
+		{http.StatusTemporaryRedirect, ddoauth.ErrRedirectRefused},
+		{http.StatusTooManyRequests, ddoauth.ErrServer},
+		{http.StatusRequestTimeout, ddoauth.ErrServer},
+		{http.StatusNotFound, ddoauth.ErrServer},
+		{http.StatusBadGateway, ddoauth.ErrServer},
+		{http.StatusUnauthorized, ddoauth.ErrForbidden},
+		{http.StatusForbidden, ddoauth.ErrForbidden},
+		{http.StatusBadRequest, ddoauth.ErrAPIKeyExists},
+		{http.StatusConflict, ddoauth.ErrAPIKeyExists},
+		{http.StatusUnprocessableEntity, ddoauth.ErrAPIKeyExists},
+	}
+	for _, tt := range tests {
+		t.Run(http.StatusText(tt.status), func(t *testing.T) {
+			t.Parallel()
+			ts, c := setup(t, func(w http.ResponseWriter, r *http.Request) {
+				if tt.status == http.StatusTemporaryRedirect {
+					http.Redirect(w, r, "https://collector.evil.example/", tt.status)
+					return
+				}
+				w.Header().Set("Retry-After", "3")
+				jsonAnswer(tt.status, `{"errors":["nope"]}`)(w, r)
+			})
+			conn := &ddoauth.Connection{Site: mustSite(t, "us3.datadoghq.com"), Token: &oauth2.Token{AccessToken: "AT-abcdef123456"}}
+			_, err := c.CreateAPIKey(t.Context(), conn)
+			require.ErrorIs(t, err, tt.want)
+			if tt.want != ddoauth.ErrAPIKeyExists {
+				assert.NotErrorIs(t, err, ddoauth.ErrAPIKeyExists)
+			}
+			reqs := ts.requests()
+			require.Len(t, reqs, 1)
+			assert.Equal(t, "api.us3.datadoghq.com", reqs[0].Host)
+			assert.Equal(t, "Bearer AT-abcdef123456", reqs[0].Authorization)
+		})
+	}
+}

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Sentinel errors. Callers branch on them with errors.Is; the *Error that
@@ -132,13 +134,13 @@ func responseError(op string, site Site, status int, header http.Header, body []
 	e := &Error{Op: op, Site: site.String(), StatusCode: status}
 	for _, h := range requestIDHeaders {
 		if v := header.Get(h); v != "" {
-			e.RequestID = truncate(v, 64)
+			e.RequestID = clean(v, 64)
 			break
 		}
 	}
 	var ob oauthBody
 	if json.Unmarshal(body, &ob) == nil {
-		e.Code = truncate(ob.Error, 64)
+		e.Code = clean(ob.Error, 64)
 		e.Description = ob.Description
 		if e.Description == "" && len(ob.Errors) > 0 {
 			e.Description = strings.Join(ob.Errors, "; ")
@@ -146,31 +148,35 @@ func responseError(op string, site Site, status int, header http.Header, body []
 	} else if status >= 300 {
 		e.Description = "non-JSON body of " + strconv.Itoa(len(body)) + " bytes"
 	}
-	e.Description = scrub(truncate(e.Description, 256), secrets...)
+	e.Description = clean(scrub(e.Description, secrets...), 256)
 	e.Err = classify(status, e.Code, e.Description)
 	return e
 }
 
-// classify maps Datadog's answers to sentinels. Description strings come
-// from Datadog's partner troubleshooting guide and are matched before the
-// code because Datadog sends "invalid_request" for several distinct causes.
+// classify maps Datadog's answers to sentinels. Codes that say one thing
+// decide first; the description strings of Datadog's partner
+// troubleshooting guide then split the codes Datadog uses for several
+// causes (invalid_request, and invalid_grant for a code or verifier).
 func classify(status int, code, desc string) error {
+	switch code {
+	case "access_denied":
+		return ErrAccessDenied
+	case "invalid_client", "unauthorized_client":
+		return ErrInvalidClient
+	case "server_error", "temporarily_unavailable":
+		return ErrServer
+	}
 	d := strings.ToLower(desc)
 	switch {
 	case strings.Contains(d, "invalid client_id"):
 		return ErrInvalidClient
-	case strings.Contains(d, "mismatching redirect uri"), strings.Contains(d, "redirect_uri"), strings.Contains(d, "redirect uri"):
+	case strings.Contains(d, "mismatching redirect uri"):
 		return ErrRedirectURIMismatch
 	case strings.Contains(d, "code verifier"), strings.Contains(d, "code_verifier"):
 		return ErrInvalidCodeVerifier
 	}
-	switch code {
-	case "invalid_client", "unauthorized_client":
-		return ErrInvalidClient
-	case "invalid_grant":
+	if code == "invalid_grant" {
 		return ErrInvalidGrant
-	case "access_denied":
-		return ErrAccessDenied
 	}
 	switch {
 	case status == http.StatusUnauthorized:
@@ -179,7 +185,7 @@ func classify(status int, code, desc string) error {
 		return ErrForbidden
 	case status >= 300 && status < 400:
 		return ErrRedirectRefused
-	case status >= 500, code == "server_error", code == "temporarily_unavailable":
+	case status >= 500, status == http.StatusTooManyRequests, status == http.StatusRequestTimeout:
 		return ErrServer
 	case code != "":
 		return ErrAuthorization
@@ -221,15 +227,35 @@ func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
 	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
 	return s[:n] + "…"
 }
 
-// scrub replaces every occurrence of a secret in s.
+// scrub replaces every occurrence of a secret in s, raw and in the
+// encodings a server might echo it in (form and JSON).
 func scrub(s string, secrets ...string) string {
 	for _, sec := range secrets {
-		if len(sec) >= 4 {
-			s = strings.ReplaceAll(s, sec, "[redacted]")
+		if len(sec) < 4 {
+			continue
+		}
+		j, _ := json.Marshal(sec)
+		for _, form := range [...]string{sec, url.QueryEscape(sec), url.PathEscape(sec), string(j[1 : len(j)-1])} {
+			s = strings.ReplaceAll(s, form, "[redacted]")
 		}
 	}
 	return s
+}
+
+// clean makes text from outside safe for error strings and log lines:
+// control characters become spaces, and it is cut to n bytes.
+func clean(s string, n int) string {
+	s = strings.Map(func(r rune) rune {
+		if r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x2028 || r == 0x2029 {
+			return ' '
+		}
+		return r
+	}, s)
+	return truncate(s, n)
 }

@@ -54,6 +54,16 @@ func newConnection(site Site, tok *oauth2.Token, now time.Time) *Connection {
 // HasScope reports whether scope was granted.
 func (c *Connection) HasScope(scope string) bool { return slices.Contains(c.Scopes, scope) }
 
+// LogValue logs c without its tokens.
+func (c Connection) LogValue() slog.Value {
+	attrs := []slog.Attr{slog.String("site", c.Site.String()), slog.String("scopes", strings.Join(c.Scopes, " ")),
+		slog.Time("created", c.Created), slog.Bool("revoked", c.Revoked)}
+	if c.Token != nil {
+		attrs = append(attrs, slog.Time("expiry", c.Token.Expiry))
+	}
+	return slog.GroupValue(attrs...)
+}
+
 // Format prints c without its tokens, for every verb.
 func (c Connection) Format(f fmt.State, verb rune) {
 	var access, refresh, expiry string
