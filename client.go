@@ -395,6 +395,8 @@ func (c *Client) callbackSite(p *Pending, q url.Values) (Site, error) {
 		return mismatch(fmt.Sprintf("authorization started at %s, callback names %s", pending.Name(), got.Name()))
 	}
 	// RFC 9207: if Datadog ever sends iss, it must name the same region.
+	// Datadog publishes no issuer identifier to compare exactly, so the
+	// value is resolved like a site and compared by region.
 	if iss, ok := q["iss"]; ok {
 		if len(iss) != 1 {
 			return mismatch("the iss parameter is missing a value or repeated")

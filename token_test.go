@@ -197,3 +197,42 @@ func TestTokenSourceUnknownConnection(t *testing.T) {
 	_, err := c.TokenSource(store, "nobody").TokenContext(t.Context())
 	assert.ErrorIs(t, err, ddoauth.ErrNotFound)
 }
+
+// TestStartWithoutSite runs the flow Datadog advises when the user starts
+// on the partner's site: authorize on US1, where the user's organization
+// turns out to be in EU1; the callback names the region, in each style.
+func TestStartWithoutSite(t *testing.T) {
+	t.Parallel()
+	eu1 := ddoauth.Sites()[3]
+	for _, style := range []ddoauthtest.CallbackStyle{ddoauthtest.CallbackDomain, ddoauthtest.CallbackSite, ddoauthtest.CallbackBoth, ddoauthtest.CallbackNone} {
+		t.Run(style.String(), func(t *testing.T) {
+			t.Parallel()
+			dd := ddoauthtest.NewServer()
+			t.Cleanup(dd.Close)
+			dd.CallbackStyle = style
+			dd.SignIn(dd.DefaultOrg(eu1).ID)
+			oc := dd.NewClient(testRedirect)
+			c, err := ddoauth.New(ddoauth.Config{ClientID: oc.ID, ClientSecret: oc.Secret, RedirectURL: testRedirect, HTTPClient: dd.Client()})
+			require.NoError(t, err)
+			authURL, p, err := c.Start(ddoauth.Site{})
+			require.NoError(t, err)
+			require.Contains(t, authURL, "https://app.datadoghq.com/oauth2/v1/authorize?")
+			cb, err := dd.Approve(t.Context(), authURL)
+			require.NoError(t, err)
+			conn, err := c.Complete(t.Context(), p, cb.Query())
+			reqs := dd.Requests()
+			tokenReq := reqs[len(reqs)-1]
+			require.Equal(t, ddoauthtest.EndpointToken, tokenReq.Endpoint)
+			assert.Equal(t, 1, dd.Count(ddoauthtest.EndpointToken))
+			if style == ddoauthtest.CallbackNone {
+				// Nothing names EU1: the code is tried at US1, where it is unknown.
+				assert.Equal(t, "api.datadoghq.com", tokenReq.Host)
+				assert.ErrorIs(t, err, ddoauth.ErrInvalidGrant)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, "api.datadoghq.eu", tokenReq.Host)
+			assert.Equal(t, eu1, conn.Site)
+		})
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/ddoauth/ddoauth"
@@ -36,6 +37,10 @@ func runLive(ctx context.Context) error {
 	if redirect.Scheme != "http" || redirect.Port() == "" {
 		return errors.New("DD_REDIRECT_URL must be a loopback URL with a port, such as http://127.0.0.1:8765/callback")
 	}
+	path := redirect.Path
+	if path == "" {
+		path = "/"
+	}
 	ln, err := net.Listen("tcp", redirect.Host)
 	if err != nil {
 		return err
@@ -52,11 +57,18 @@ func runLive(ctx context.Context) error {
 		err  error
 	}
 	done := make(chan result, 1)
+	var once sync.Once
 	mux := http.NewServeMux()
-	mux.HandleFunc(redirect.Path, func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Referrer-Policy", "no-referrer")
 		w.Header().Set("Cache-Control", "no-store")
-		conn, err := client.Complete(r.Context(), pending, r.URL.Query())
+		if !r.URL.Query().Has("state") {
+			http.NotFound(w, r) // a favicon or a stray request, not the callback
+			return
+		}
+		var conn *ddoauth.Connection
+		err := errors.New("this authorization was already completed")
+		once.Do(func() { conn, err = client.Complete(r.Context(), pending, r.URL.Query()) })
 		if err != nil {
 			http.Error(w, "Authorization failed; see the terminal.", http.StatusBadRequest)
 		} else {
