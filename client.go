@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/ddoauth/ddoauth/internal/retry"
 )
 
 // Config configures a Client. ClientID, one of ClientSecret and
@@ -84,6 +86,7 @@ type Client struct {
 	now           func() time.Time
 	pendingTTL    time.Duration
 	refreshMargin time.Duration
+	retry         retry.Policy
 	extra         []*siteInfo
 }
 
@@ -432,6 +435,9 @@ func (c *Client) exchange(ctx context.Context, site Site, code string, p *Pendin
 	tok, err := cfg.Exchange(context.WithValue(ctx, oauth2.HTTPClient, c.hc), code, oauth2.VerifierOption(p.Verifier))
 	if err != nil {
 		e := c.tokenError("exchange", site, err, secret, code, p.Verifier)
+		if e.Err == ErrInvalidCodeVerifier {
+			e.also = ErrInvalidGrant
+		}
 		e.Hint = hint(e.Err, c.clientID, p.RedirectURL)
 		c.log.LogAttrs(ctx, slog.LevelWarn, "ddoauth: token exchange failed",
 			slog.String("site", site.Name()), slog.Int("status", e.StatusCode), slog.String("error", e.Error()))

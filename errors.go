@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 )
 
@@ -53,6 +54,15 @@ var (
 	ErrServer = errors.New("server error")
 	// ErrInvalidConfig: New was given a Config it cannot work with.
 	ErrInvalidConfig = errors.New("invalid config")
+	// ErrNotRevoked: a revocation did not succeed, so the token must be
+	// presumed valid (RFC 7009 §2.2.1); retry it.
+	ErrNotRevoked = errors.New("token not revoked")
+	// ErrRevoked: the connection's grant is gone (Datadog answered
+	// invalid_grant to a refresh). The connection is marked Revoked in its
+	// Store and not refreshed again; the customer must authorize again.
+	ErrRevoked = errors.New("connection revoked: the customer must authorize again")
+	// ErrNotFound: a Store holds nothing under that ID.
+	ErrNotFound = errors.New("not found")
 )
 
 // Error describes a failed ddoauth operation. It never holds a secret: no
@@ -61,14 +71,17 @@ var (
 // Use errors.Is with the sentinels above to branch and errors.As to read
 // the details.
 type Error struct {
-	Op          string // what failed: "resolve site", "callback", "exchange", ...
-	Site        string // the site's host form, when one is known
-	StatusCode  int    // HTTP status of Datadog's answer, or 0
-	Code        string // OAuth error code (RFC 6749 §5.2, §4.1.2.1), e.g. "invalid_grant"
-	Description string // Datadog's error description or message
-	Hint        string // what to do about it
-	RequestID   string // Datadog's request ID, when the response carried one
-	Err         error  // a sentinel above, or the underlying cause
+	Op          string        // what failed: "resolve site", "callback", "exchange", ...
+	Site        string        // the site's host form, when one is known
+	StatusCode  int           // HTTP status of Datadog's answer, or 0
+	Code        string        // OAuth error code (RFC 6749 §5.2, §4.1.2.1), e.g. "invalid_grant"
+	Description string        // Datadog's error description or message
+	Hint        string        // what to do about it
+	RequestID   string        // Datadog's request ID, when the response carried one
+	RetryAfter  time.Duration // the answer's Retry-After, if any
+	Err         error         // a sentinel above, or the underlying cause
+
+	also error // a second sentinel the failure also counts as
 }
 
 func (e *Error) Error() string {
@@ -106,13 +119,15 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
-func (e *Error) Unwrap() error { return e.Err }
-
-// Is makes Datadog's "Invalid code or code verifier" match ErrInvalidGrant
-// too: the answer does not say which of the two was wrong, and a used or
-// expired code is as likely as a lost verifier.
-func (e *Error) Is(target error) bool {
-	return target == ErrInvalidGrant && e.Err == ErrInvalidCodeVerifier && e.Op == "exchange"
+// Unwrap returns Err and, for failures that are two things at once, the
+// second sentinel: "Invalid code or code verifier" is both
+// ErrInvalidCodeVerifier and ErrInvalidGrant, since Datadog's answer does
+// not say which; a failed revocation is ErrNotRevoked and the cause.
+func (e *Error) Unwrap() []error {
+	if e.also == nil {
+		return []error{e.Err}
+	}
+	return []error{e.Err, e.also}
 }
 
 // oauthBody is the union of Datadog's error shapes: RFC 6749 §5.2 on the
@@ -150,6 +165,13 @@ func responseError(op string, site Site, status int, header http.Header, body []
 	}
 	e.Description = clean(scrub(e.Description, secrets...), 256)
 	e.Err = classify(status, e.Code, e.Description)
+	if v := header.Get("Retry-After"); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+			e.RetryAfter = time.Duration(n) * time.Second
+		} else if t, err := http.ParseTime(v); err == nil {
+			e.RetryAfter = max(time.Until(t), 0)
+		}
+	}
 	return e
 }
 

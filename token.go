@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -15,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/oauth2"
+
+	"github.com/ddoauth/ddoauth/internal/retry"
 )
 
 // defaultTokenTTL is used when a token response has no expires_in.
@@ -117,12 +121,13 @@ func (c *Client) Refresh(ctx context.Context, conn *Connection) (*Connection, er
 
 // Revoke revokes conn's grant at its site (RFC 7009): the refresh token,
 // then the access token. Datadog answers 2xx even for unknown tokens, so
-// any 2xx is success. Any other answer, a 503 in particular, means the
-// token must be presumed still valid: the error wraps [ErrServer] (or the
-// sentinel for the status) and the caller should retry.
+// any 2xx is success. Anything else, a 503 in particular, fails with an
+// error wrapping [ErrNotRevoked] and the cause ([ErrServer], a network
+// error, ...): the token must be presumed valid and the call retried.
+// Revoke does not retry by itself.
 func (c *Client) Revoke(ctx context.Context, conn *Connection) error {
-	if conn == nil || conn.Token == nil {
-		return nil
+	if conn == nil || conn.Token == nil || conn.Token.AccessToken == "" && conn.Token.RefreshToken == "" {
+		return &Error{Op: "revoke", Err: ErrNotRevoked, Description: "the connection has no token"}
 	}
 	site, err := c.connectionSite(conn.Site)
 	if err != nil {
@@ -147,25 +152,20 @@ func (c *Client) Revoke(ctx context.Context, conn *Connection) error {
 		}
 		status, header, body, err := c.do(ctx, http.MethodPost, site.RevokeURL(), form, "")
 		if err != nil {
-			return &Error{Op: "revoke", Site: site.String(), Err: err}
+			return &Error{Op: "revoke", Site: site.String(), Err: ErrNotRevoked, also: err,
+				Hint: "the token must be presumed valid until a revocation succeeds; retry"}
 		}
 		if status < 200 || status > 299 {
 			e := responseError("revoke", site, status, header, body, secret, t.value)
+			e.Err, e.also = ErrNotRevoked, e.Err
 			e.Hint = "the token must be presumed valid until a revocation succeeds; retry"
+			c.log.LogAttrs(ctx, slog.LevelWarn, "ddoauth: revocation failed", slog.String("site", site.Name()), slog.Int("status", status))
 			return e
 		}
 	}
 	c.log.LogAttrs(ctx, slog.LevelInfo, "ddoauth: revoked", slog.String("site", site.Name()))
 	return nil
 }
-
-// ErrNotFound: a Store holds no connection under that ID.
-var ErrNotFound = errors.New("connection not found")
-
-// ErrRevoked: the connection's grant was revoked (Datadog answered
-// invalid_grant to a refresh). The connection is marked in its Store and
-// not refreshed again; the customer must authorize again.
-var ErrRevoked = errors.New("connection revoked: the customer must authorize again")
 
 // Store keeps connections by an ID the partner chooses (its customer or
 // tenant ID). Implementations must be safe for concurrent use, and Save
@@ -216,8 +216,8 @@ func (s *MemoryStore) Save(_ context.Context, id string, conn *Connection) error
 	return nil
 }
 
-// refreshTimeout bounds a shared refresh, which runs on after the caller
-// that started it gives up.
+// refreshTimeout bounds a shared refresh, retries included, which runs on
+// after the caller that started it gives up.
 const refreshTimeout = time.Minute
 
 // TokenSource is the refreshing token source of one stored connection.
@@ -242,9 +242,9 @@ type refreshCall struct {
 }
 
 // TokenSource returns the token source of the connection saved in store
-// under id. It refreshes RefreshMargin before expiry, at the connection's
-// site. Make one per connection and keep it: its cache and the sharing of
-// refreshes live in it.
+// under id. It refreshes Config.RefreshMargin before expiry, at the
+// connection's site. Make one per connection and keep it: its cache and
+// the sharing of refreshes live in it.
 func (c *Client) TokenSource(store Store, id string) *TokenSource {
 	return &TokenSource{c: c, store: store, id: id}
 }
@@ -256,15 +256,22 @@ func (ts *TokenSource) Token() (*oauth2.Token, error) { return ts.TokenContext(c
 // within the margin. ctx bounds only this caller's wait: the refresh runs
 // on for the other callers if this one gives up.
 //
-// Errors wrap [ErrRevoked] when the grant is gone (the connection is
-// marked Revoked in the store), [ErrNotFound], the store's errors, or
-// those of [Client.Refresh].
+// A refresh that fails on the network, with 429 or with a 5xx is retried
+// a few times with backoff, honouring Retry-After. Errors wrap
+// [ErrRevoked] when the grant is gone (the connection is then marked
+// Revoked in the store and never refreshed again), [ErrNotFound], the
+// store's errors, or those of [Client.Refresh].
 func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) {
-	if t := ts.tok.Load(); t != nil && ts.fresh(t) {
+	return ts.token(ctx, "")
+}
+
+// token returns a valid token other than the access token rejected.
+func (ts *TokenSource) token(ctx context.Context, rejected string) (*oauth2.Token, error) {
+	if t := ts.tok.Load(); t != nil && ts.usable(t, rejected) {
 		return t, nil
 	}
 	ts.mu.Lock()
-	if t := ts.tok.Load(); t != nil && ts.fresh(t) {
+	if t := ts.tok.Load(); t != nil && ts.usable(t, rejected) {
 		ts.mu.Unlock()
 		return t, nil
 	}
@@ -272,7 +279,7 @@ func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) 
 	if call == nil {
 		call = &refreshCall{done: make(chan struct{})}
 		ts.call = call
-		go ts.run(context.WithoutCancel(ctx), call)
+		go ts.run(context.WithoutCancel(ctx), call, rejected)
 	}
 	ts.mu.Unlock()
 	select {
@@ -283,14 +290,14 @@ func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) 
 	}
 }
 
-func (ts *TokenSource) fresh(t *oauth2.Token) bool {
-	return t.AccessToken != "" && ts.c.now().Add(ts.c.refreshMargin).Before(t.Expiry)
+func (ts *TokenSource) usable(t *oauth2.Token, rejected string) bool {
+	return t.AccessToken != "" && t.AccessToken != rejected && ts.c.now().Add(ts.c.refreshMargin).Before(t.Expiry)
 }
 
-func (ts *TokenSource) run(ctx context.Context, call *refreshCall) {
+func (ts *TokenSource) run(ctx context.Context, call *refreshCall, rejected string) {
 	ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
 	defer cancel()
-	tok, err := ts.refresh(ctx)
+	tok, err := ts.refresh(ctx, rejected)
 	ts.mu.Lock()
 	if err == nil {
 		ts.tok.Store(tok)
@@ -302,13 +309,13 @@ func (ts *TokenSource) run(ctx context.Context, call *refreshCall) {
 }
 
 // refresh runs in one goroutine at a time per TokenSource.
-func (ts *TokenSource) refresh(ctx context.Context) (*oauth2.Token, error) {
+func (ts *TokenSource) refresh(ctx context.Context, rejected string) (*oauth2.Token, error) {
 	if next := ts.unsaved; next != nil {
 		if err := ts.store.Save(ctx, ts.id, next); err != nil {
 			return nil, &Error{Op: "save connection", Site: next.Site.String(), Err: err}
 		}
 		ts.unsaved = nil
-		if ts.fresh(next.Token) {
+		if ts.usable(next.Token, rejected) {
 			return next.Token, nil
 		}
 	}
@@ -319,16 +326,16 @@ func (ts *TokenSource) refresh(ctx context.Context) (*oauth2.Token, error) {
 	if conn.Revoked {
 		return nil, &Error{Op: "refresh", Site: conn.Site.String(), Err: ErrRevoked}
 	}
-	if conn.Token != nil && ts.fresh(conn.Token) {
+	if conn.Token != nil && ts.usable(conn.Token, rejected) {
 		return conn.Token, nil // another process refreshed it
 	}
-	next, err := ts.c.Refresh(ctx, conn)
+	next, err := ts.refreshWithRetry(ctx, conn)
 	if errors.Is(err, ErrInvalidGrant) {
 		conn.Revoked = true
 		if serr := ts.store.Save(ctx, ts.id, conn); serr != nil {
 			ts.c.log.LogAttrs(ctx, slog.LevelError, "ddoauth: marking a revoked connection failed", slog.String("error", serr.Error()))
 		}
-		return nil, &Error{Op: "refresh", Site: conn.Site.String(), Err: ErrRevoked, Hint: hint(ErrInvalidGrant, "", "")}
+		return nil, &Error{Op: "refresh", Site: conn.Site.String(), Err: ErrRevoked, also: err, Hint: hint(ErrInvalidGrant, "", "")}
 	}
 	if err != nil {
 		return nil, err
@@ -339,4 +346,118 @@ func (ts *TokenSource) refresh(ctx context.Context) (*oauth2.Token, error) {
 		return nil, &Error{Op: "save connection", Site: next.Site.String(), Err: err}
 	}
 	return next.Token, nil
+}
+
+func (ts *TokenSource) refreshWithRetry(ctx context.Context, conn *Connection) (*Connection, error) {
+	for attempt := 1; ; attempt++ {
+		next, err := ts.c.Refresh(ctx, conn)
+		if err == nil || !retryable(err) {
+			return next, err
+		}
+		var retryAfter time.Duration
+		if e, ok := errors.AsType[*Error](err); ok {
+			retryAfter = e.RetryAfter
+		}
+		d, ok := ts.c.retry.Delay(attempt, retryAfter)
+		if !ok {
+			return nil, err
+		}
+		ts.c.log.LogAttrs(ctx, slog.LevelWarn, "ddoauth: retrying token refresh", slog.Int("attempt", attempt),
+			slog.Duration("delay", d), slog.String("error", err.Error()))
+		if serr := retry.Sleep(ctx, d); serr != nil {
+			return nil, err
+		}
+	}
+}
+
+// retryable reports whether a failed refresh may be sent again: network
+// errors, 429 and 5xx. A refresh that Datadog answered otherwise, and any
+// authorization code, never is.
+func retryable(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	e, ok := errors.AsType[*Error](err)
+	if !ok {
+		return false
+	}
+	switch {
+	case e.StatusCode == http.StatusTooManyRequests, e.StatusCode >= 500:
+		return true
+	case e.StatusCode == 0 && !errors.Is(e, ErrServer):
+		_, isNet := errors.AsType[net.Error](err)
+		_, isURL := errors.AsType[*url.Error](err)
+		return isNet || isURL || errors.Is(err, io.ErrUnexpectedEOF)
+	}
+	return false
+}
+
+// Client returns an *http.Client whose requests carry the connection's
+// bearer token, over base (nil means http.DefaultTransport). On a 401 it
+// refreshes once, even if the token looked valid, and retries the request
+// once when its body can be replayed.
+func (ts *TokenSource) Client(base http.RoundTripper) *http.Client {
+	return &http.Client{Transport: &Transport{Source: ts, Base: base}}
+}
+
+// Transport is an http.RoundTripper that authorizes requests with a
+// TokenSource; see [TokenSource.Client].
+type Transport struct {
+	Source *TokenSource
+	Base   http.RoundTripper // nil means http.DefaultTransport
+}
+
+// RoundTrip authorizes req and sends it; see [TokenSource.Client]. Like
+// every RoundTripper it leaves req unchanged and closes its body.
+func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
+	tok, err := t.Source.token(req.Context(), "")
+	if err != nil {
+		if req.Body != nil {
+			req.Body.Close()
+		}
+		return nil, err
+	}
+	resp, err := t.base().RoundTrip(authorized(req, req.Body, tok))
+	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
+	if err != nil || resp.StatusCode != http.StatusUnauthorized || !replayable {
+		return resp, err
+	}
+	body := req.Body
+	if req.GetBody != nil {
+		if body, err = req.GetBody(); err != nil {
+			return resp, nil
+		}
+	}
+	fresh, err := t.Source.token(req.Context(), tok.AccessToken)
+	if err != nil {
+		if body != nil {
+			body.Close()
+		}
+		return resp, nil // the 401 says more than the failed refresh would
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
+	resp.Body.Close()
+	return t.base().RoundTrip(authorized(req, body, fresh))
+}
+
+func (t *Transport) base() http.RoundTripper {
+	if t.Base != nil {
+		return t.Base
+	}
+	return http.DefaultTransport
+}
+
+// authorized returns a shallow copy of req carrying tok. Only the header
+// map is new; its value slices are shared read-only with req, which keeps
+// the copy cheaper than req.Clone on every request.
+func authorized(req *http.Request, body io.ReadCloser, tok *oauth2.Token) *http.Request {
+	r := new(http.Request)
+	*r = *req
+	r.Body = body
+	r.Header = make(http.Header, len(req.Header)+1)
+	for k, v := range req.Header {
+		r.Header[k] = v
+	}
+	r.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	return r
 }

@@ -1,0 +1,242 @@
+package ddoauth_test
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/oauth2"
+
+	"github.com/ddoauth/ddoauth"
+	"github.com/ddoauth/ddoauth/ddoauthtest"
+)
+
+// inMemory authorizes one organization on an emulator reached through its
+// in-memory transport, so that a testing/synctest bubble owns every
+// goroutine and timer, and saves the connection under "tenant-1".
+func inMemory(t *testing.T, site ddoauth.Site) (*ddoauthtest.Server, *ddoauth.Client, *ddoauth.MemoryStore) {
+	t.Helper()
+	dd := ddoauthtest.NewUnstartedServer()
+	oc := dd.NewClient(testRedirect)
+	c, err := ddoauth.New(ddoauth.Config{ClientID: oc.ID, ClientSecret: oc.Secret, RedirectURL: testRedirect,
+		HTTPClient: &http.Client{Transport: dd.Transport()}})
+	require.NoError(t, err)
+	authURL, p, err := c.Start(site)
+	require.NoError(t, err)
+	cb, err := dd.Approve(t.Context(), authURL)
+	require.NoError(t, err)
+	conn, err := c.Complete(t.Context(), p, cb.Query())
+	require.NoError(t, err)
+	store := &ddoauth.MemoryStore{}
+	require.NoError(t, store.Save(t.Context(), "tenant-1", conn))
+	dd.ResetRequests()
+	return dd, c, store
+}
+
+func TestTokenSourceRetriesWhatIsSafe(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name      string
+		fault     ddoauthtest.Fault
+		wantPOSTs int
+		wantErr   error
+		minWait   time.Duration
+	}{
+		{"429 with Retry-After", ddoauthtest.Fault{Times: 2, Status: 429, RetryAfter: 3 * time.Second}, 3, nil, 6 * time.Second},
+		{"503", ddoauthtest.Fault{Times: 1, Status: 503}, 2, nil, 0},
+		{"HTML 502", ddoauthtest.Fault{Times: 1, Status: 502, Body: "<html>bad gateway</html>"}, 2, nil, 0},
+		{"connection dropped", ddoauthtest.Fault{Times: 2, DropConnection: true}, 3, nil, 0},
+		{"503 every time", ddoauthtest.Fault{Times: -1, Status: 503}, 4, ddoauth.ErrServer, 0},
+		{"Retry-After beyond the policy", ddoauthtest.Fault{Times: 1, Status: 429, RetryAfter: time.Hour}, 1, ddoauth.ErrServer, 0},
+		{"400 is not retried", ddoauthtest.Fault{Times: 1, Status: 400, Body: `{"error":"invalid_request"}`}, 1, ddoauth.ErrAuthorization, 0},
+		{"401 is not retried", ddoauthtest.Fault{Times: 1, Status: 401, Body: `{"error":"invalid_client"}`}, 1, ddoauth.ErrInvalidClient, 0},
+		{"malformed JSON is not retried", ddoauthtest.Fault{Times: 1, MalformedJSON: true}, 1, ddoauth.ErrServer, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				dd, c, store := inMemory(t, ddoauth.Sites()[3])
+				time.Sleep(2 * time.Hour)
+				dd.Fail(ddoauthtest.EndpointToken, tt.fault)
+				start := time.Now()
+				tok, err := c.TokenSource(store, "tenant-1").TokenContext(t.Context())
+				assert.Equal(t, tt.wantPOSTs, dd.Count(ddoauthtest.EndpointToken))
+				assert.GreaterOrEqual(t, time.Since(start), tt.minWait)
+				if tt.wantErr != nil {
+					require.ErrorIs(t, err, tt.wantErr)
+					assert.NotErrorIs(t, err, ddoauth.ErrRevoked)
+					return
+				}
+				require.NoError(t, err)
+				saved, err := store.Load(t.Context(), "tenant-1")
+				require.NoError(t, err)
+				assert.Equal(t, tok.AccessToken, saved.Token.AccessToken)
+			})
+		})
+	}
+}
+
+func TestTokenSourceRotationOldRefreshTokenDead(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		dd, c, store := inMemory(t, ddoauth.Sites()[7])
+		dd.RotateRefreshTokens = true
+		old, err := store.Load(t.Context(), "tenant-1")
+		require.NoError(t, err)
+		time.Sleep(2 * time.Hour)
+		_, err = c.TokenSource(store, "tenant-1").TokenContext(t.Context())
+		require.NoError(t, err)
+		// Someone holding the old copy finds it dead; the store has the live one.
+		_, err = c.Refresh(t.Context(), old)
+		require.ErrorIs(t, err, ddoauth.ErrInvalidGrant)
+		time.Sleep(2 * time.Hour)
+		_, err = c.TokenSource(store, "tenant-1").TokenContext(t.Context())
+		require.NoError(t, err)
+	})
+}
+
+func TestTokenSourceGrantRevokedMidStream(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		dd, c, store := inMemory(t, ddoauth.Sites()[1])
+		ts := c.TokenSource(store, "tenant-1")
+		_, err := ts.TokenContext(t.Context())
+		require.NoError(t, err)
+		dd.RevokeTokens(dd.DefaultOrg(ddoauth.Sites()[1]).ID) // the customer uninstalls
+		time.Sleep(2 * time.Hour)
+		_, err = ts.TokenContext(t.Context())
+		require.ErrorIs(t, err, ddoauth.ErrRevoked)
+		require.ErrorIs(t, err, ddoauth.ErrInvalidGrant)
+		_, err = ts.TokenContext(t.Context())
+		require.ErrorIs(t, err, ddoauth.ErrRevoked)
+		assert.Equal(t, 1, dd.Count(ddoauthtest.EndpointToken))
+	})
+}
+
+// TestRefreshResponseShapes covers token answers the emulator does not
+// produce.
+func TestRefreshResponseShapes(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, body  string
+		wantRefresh string
+		wantTTL     time.Duration
+	}{
+		{"no refresh_token keeps the old one", `{"access_token":"AT-new","expires_in":600,"token_type":"bearer"}`, "RT-abcdef123456", 10 * time.Minute},
+		{"a rotated refresh_token replaces it", `{"access_token":"AT-new","refresh_token":"RT-rotated","expires_in":600,"token_type":"bearer"}`, "RT-rotated", 10 * time.Minute},
+		{"expires_in as a string", `{"access_token":"AT-new","expires_in":"1200","token_type":"bearer"}`, "RT-abcdef123456", 20 * time.Minute},
+		{"no expires_in assumes Datadog's hour", `{"access_token":"AT-new","token_type":"bearer"}`, "RT-abcdef123456", time.Hour},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+			ts, c := setup(t, jsonAnswer(200, tt.body), func(cfg *ddoauth.Config) { cfg.Now = func() time.Time { return now } })
+			conn := &ddoauth.Connection{Site: mustSite(t, "us5.datadoghq.com"), Scopes: []string{"metrics_read"},
+				Token: &oauth2.Token{AccessToken: "AT-abcdef123456", RefreshToken: "RT-abcdef123456"}}
+			next, err := c.Refresh(t.Context(), conn)
+			require.NoError(t, err)
+			assert.Equal(t, "AT-new", next.Token.AccessToken)
+			assert.Equal(t, tt.wantRefresh, next.Token.RefreshToken)
+			assert.Equal(t, now.Add(tt.wantTTL), next.Token.Expiry)
+			assert.Equal(t, []string{"metrics_read"}, next.Scopes, "scopes kept when the answer has none")
+			r := ts.requests()[0]
+			assert.Equal(t, "api.us5.datadoghq.com", r.Host)
+			assert.Equal(t, "refresh_token", r.Form.Get("grant_type"))
+			assert.Equal(t, "RT-abcdef123456", r.Form.Get("refresh_token"))
+			assert.Equal(t, testSecret, r.Form.Get("client_secret"))
+		})
+	}
+}
+
+func TestRevokeUnavailableMeansStillValid(t *testing.T) {
+	t.Parallel()
+	dd, c, store, _ := connected(t, ddoauth.Sites()[8])
+	conn, err := store.Load(t.Context(), "tenant-1")
+	require.NoError(t, err)
+	dd.Fail(ddoauthtest.EndpointRevoke, ddoauthtest.Fault{Status: 503})
+	err = c.Revoke(t.Context(), conn)
+	require.ErrorIs(t, err, ddoauth.ErrNotRevoked)
+	require.ErrorIs(t, err, ddoauth.ErrServer)
+	_, err = c.Refresh(t.Context(), conn)
+	require.NoError(t, err, "the grant is still valid")
+
+	require.NoError(t, c.Revoke(t.Context(), conn))
+	_, err = c.Refresh(t.Context(), conn)
+	require.ErrorIs(t, err, ddoauth.ErrInvalidGrant)
+}
+
+func TestTransportSetsBearerAndRetriesOnceOn401(t *testing.T) {
+	t.Parallel()
+	dd, c, store, _ := connected(t, ddoauth.Sites()[3])
+	ts := c.TokenSource(store, "tenant-1")
+	stored, err := store.Load(t.Context(), "tenant-1")
+	require.NoError(t, err)
+
+	var seen []string
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		body, _ := io.ReadAll(r.Body)
+		r.Body.Close()
+		seen = append(seen, r.Header.Get("Authorization")+" "+string(body))
+		status := http.StatusOK
+		if len(seen) == 1 {
+			status = http.StatusUnauthorized // Datadog revoked this access token early
+		}
+		return &http.Response{StatusCode: status, Body: io.NopCloser(strings.NewReader("{}")), Header: http.Header{}, Request: r}, nil
+	})
+	req, err := http.NewRequestWithContext(t.Context(), http.MethodPost, "https://api.datadoghq.eu/api/v2/series", strings.NewReader(`{"series":[]}`))
+	require.NoError(t, err)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := ts.Client(base).Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Len(t, seen, 2)
+	assert.Equal(t, "Bearer "+stored.Token.AccessToken+` {"series":[]}`, seen[0])
+	assert.NotEqual(t, seen[0], seen[1])
+	assert.True(t, strings.HasSuffix(seen[1], ` {"series":[]}`), "the body is sent again")
+	assert.Equal(t, 1, dd.Count(ddoauthtest.EndpointToken), "one forced refresh")
+	assert.Empty(t, req.Header.Get("Authorization"), "the caller's request is not changed")
+}
+
+func TestTransportGivesUpAfterOneRetry(t *testing.T) {
+	t.Parallel()
+	dd, c, store, _ := connected(t, ddoauth.Sites()[0])
+	calls := 0
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		calls++
+		return &http.Response{StatusCode: http.StatusUnauthorized, Body: io.NopCloser(strings.NewReader("{}")), Header: http.Header{}, Request: r}, nil
+	})
+	resp, err := c.TokenSource(store, "tenant-1").Client(base).Get("https://api.datadoghq.com/api/v1/validate")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	assert.Equal(t, 2, calls)
+	assert.Equal(t, 1, dd.Count(ddoauthtest.EndpointToken))
+}
+
+func TestTransportRevokedConnection(t *testing.T) {
+	t.Parallel()
+	_, c, store, clk := connected(t, ddoauth.Sites()[0])
+	conn, err := store.Load(t.Context(), "tenant-1")
+	require.NoError(t, err)
+	require.NoError(t, c.Revoke(t.Context(), conn))
+	clk.Advance(2 * time.Hour)
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		t.Error("no request may be sent without a token")
+		return nil, context.Canceled
+	})
+	_, err = c.TokenSource(store, "tenant-1").Client(base).Get("https://api.datadoghq.com/api/v1/validate")
+	assert.ErrorIs(t, err, ddoauth.ErrRevoked)
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
