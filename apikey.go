@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/ddoauth/ddoauth/internal/retry"
 )
 
 // ErrAPIKeyExists: Datadog refused to create the partner's API key,
@@ -105,4 +108,76 @@ func (c *Client) CreateAPIKey(ctx context.Context, conn *Connection) (*APIKey, e
 	k.Created, _ = time.Parse(time.RFC3339, a.CreatedAt)
 	c.log.LogAttrs(ctx, slog.LevelInfo, "ddoauth: API key created", slog.String("site", site.Name()), slog.String("last4", k.Last4))
 	return k, nil
+}
+
+// APIKeyStore keeps the partner's API key of each connection, by the
+// connection's ID. SaveAPIKey must be durable when it returns: the key
+// cannot be read from Datadog again.
+type APIKeyStore interface {
+	LoadAPIKey(ctx context.Context, id string) (*APIKey, error) // ErrNotFound when absent
+	SaveAPIKey(ctx context.Context, id string, key *APIKey) error
+}
+
+// APIKeyNotSavedError is returned when Datadog created the API key but the
+// store kept failing to save it. The key is not lost: Key returns it, so
+// the caller can put it somewhere else. Neither Error nor fmt output shows
+// more than its last four characters.
+type APIKeyNotSavedError struct {
+	key *APIKey
+	Err error // the store's last error
+}
+
+// Key returns the API key that could not be saved.
+func (e *APIKeyNotSavedError) Key() *APIKey { return e.key }
+
+func (e *APIKeyNotSavedError) Error() string {
+	return fmt.Sprintf("ddoauth: API key ending %q was created but not saved: %v; "+
+		"APIKeyNotSavedError.Key has it, and Datadog will not show it again", e.key.Last4, e.Err)
+}
+
+func (e *APIKeyNotSavedError) Unwrap() error { return e.Err }
+
+// Format prints e as Error does, for every verb.
+func (e *APIKeyNotSavedError) Format(f fmt.State, verb rune) { io.WriteString(f, e.Error()) }
+
+// EnsureAPIKey returns the API key of the connection conn saved under id,
+// creating it with [Client.CreateAPIKey] only if store holds none, so that
+// Datadog is asked at most once. A failed save is retried with backoff;
+// if it keeps failing the error is an *APIKeyNotSavedError carrying the
+// key. Other errors are those of the store's LoadAPIKey and of
+// CreateAPIKey.
+//
+// Two callers racing for the same new connection would both reach
+// Datadog, and the second would get [ErrAPIKeyExists]: run the first call
+// where the connection is created, as the callback does.
+func (c *Client) EnsureAPIKey(ctx context.Context, conn *Connection, store APIKeyStore, id string) (*APIKey, error) {
+	key, err := store.LoadAPIKey(ctx, id)
+	if err == nil {
+		return key, nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return nil, &Error{Op: "load API key", Err: err}
+	}
+	key, err = c.CreateAPIKey(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
+	// Saving survives the caller giving up: the key exists now either way.
+	ctx = context.WithoutCancel(ctx)
+	for attempt := 1; ; attempt++ {
+		err = store.SaveAPIKey(ctx, id, key)
+		if err == nil {
+			return key, nil
+		}
+		d, ok := c.retry.Delay(attempt, 0)
+		if !ok {
+			break
+		}
+		c.log.LogAttrs(ctx, slog.LevelWarn, "ddoauth: retrying API key save", slog.Int("attempt", attempt),
+			slog.String("last4", key.Last4), slog.String("error", err.Error()))
+		retry.Sleep(ctx, d)
+	}
+	c.log.LogAttrs(ctx, slog.LevelError, "ddoauth: API key created but not saved", slog.String("last4", key.Last4),
+		slog.String("error", err.Error()))
+	return nil, &APIKeyNotSavedError{key: key, Err: err}
 }

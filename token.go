@@ -177,12 +177,44 @@ type Store interface {
 	Save(ctx context.Context, id string, conn *Connection) error
 }
 
-// MemoryStore is a Store in memory, for tests and single-process tools.
-// Its zero value is ready to use. It keeps encoded copies, so callers can
-// not change what it holds through a returned value.
+// MemoryStore is a Store and an APIKeyStore in memory, for tests and
+// single-process tools. Its zero value is ready to use. It keeps encoded
+// copies, so callers cannot change what it holds through a returned value.
 type MemoryStore struct {
-	mu sync.RWMutex
-	m  map[string][]byte
+	mu   sync.RWMutex
+	m    map[string][]byte
+	keys map[string][]byte
+}
+
+// LoadAPIKey returns a copy of the API key saved under id, or an error
+// wrapping ErrNotFound.
+func (s *MemoryStore) LoadAPIKey(_ context.Context, id string) (*APIKey, error) {
+	s.mu.RLock()
+	b, ok := s.keys[id]
+	s.mu.RUnlock()
+	if !ok {
+		return nil, &Error{Op: "load API key", Err: ErrNotFound}
+	}
+	var k APIKey
+	if err := json.Unmarshal(b, &k); err != nil {
+		return nil, &Error{Op: "load API key", Err: err}
+	}
+	return &k, nil
+}
+
+// SaveAPIKey stores a copy of key under id.
+func (s *MemoryStore) SaveAPIKey(_ context.Context, id string, key *APIKey) error {
+	b, err := json.Marshal(key)
+	if err != nil {
+		return &Error{Op: "save API key", Err: err}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.keys == nil {
+		s.keys = make(map[string][]byte)
+	}
+	s.keys[id] = b
+	return nil
 }
 
 // Load returns a copy of the connection saved under id, or an error
