@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"net"
 	"net/http"
+	"net/http/cookiejar"
 	"net/url"
 	"strings"
 )
@@ -109,4 +111,54 @@ func between(s, start, end string) (string, bool) {
 	}
 	v, _, ok := strings.Cut(rest, end)
 	return v, ok
+}
+
+// Browser returns an *http.Client that plays the user's browser in a test
+// of a partner's own onboarding and callback handlers: it keeps cookies in
+// a new jar and follows redirects, like a browser; it sends requests for
+// the hosts of the sites this server serves to the server (TLS verified
+// when it is started, in memory otherwise), and every other request, such
+// as those to the partner's test server, through other. Nil other means
+// http.DefaultTransport.
+func (s *Server) Browser(other http.RoundTripper) *http.Client {
+	if other == nil {
+		other = http.DefaultTransport
+	}
+	s.mu.Lock()
+	var dd http.RoundTripper = memTransport{s}
+	if s.client != nil {
+		dd = s.client
+	}
+	s.mu.Unlock()
+	jar, _ := cookiejar.New(nil) // never fails without options
+	return &http.Client{Jar: jar, Transport: browserTransport{s: s, dd: dd, other: other}}
+}
+
+type browserTransport struct {
+	s         *Server
+	dd, other http.RoundTripper
+}
+
+func (t browserTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	if t.s.serves(req.URL.Hostname()) {
+		return t.dd.RoundTrip(req)
+	}
+	return t.other.RoundTrip(req)
+}
+
+// serves reports whether host belongs to a site the server answers for.
+func (s *Server) serves(host string) bool {
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if net.ParseIP(host) != nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, site := range s.sites {
+		d := site.Domain()
+		if host == d || strings.HasSuffix(host, "."+d) || "https://"+host == site.BrowserIntakeURL() {
+			return true
+		}
+	}
+	return false
 }

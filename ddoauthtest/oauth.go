@@ -184,7 +184,7 @@ func consentPage(id string, c *OAuthClient, org *Org, cs *consent) string {
 		fmt.Fprintf(&b, "<li>%s</li>", html.EscapeString(sc))
 	}
 	fmt.Fprintf(&b, `</ul>
-<form method="post" action="/oauth2/v1/authorize">
+<form method="post" action="authorize">
 <input type="hidden" name="consent" value="%s">
 <button type="submit" name="decision" value="approve">Authorize</button>
 <button type="submit" name="decision" value="deny">Deny</button>

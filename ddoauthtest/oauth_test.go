@@ -236,7 +236,7 @@ func TestConsentPage(t *testing.T) {
 	r := do(t, b, mustGet(t, authURL(us5.BrowserHost(), c.ID, redirectURI, rfcChallenge, "st")))
 	require.Equal(t, http.StatusOK, r.status)
 	page := string(r.body)
-	assert.Contains(t, page, `<form method="post" action="/oauth2/v1/authorize">`)
+	assert.Contains(t, page, `<form method="post" action="authorize">`)
 	assert.Contains(t, page, "Default US5")
 	assert.Equal(t, "no-referrer", r.header.Get("Referrer-Policy"))
 	_, rest, ok := strings.Cut(page, `name="consent" value="`)
