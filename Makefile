@@ -2,7 +2,7 @@
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME ?= 30s
 
-.PHONY: test bench fuzz cover
+.PHONY: test bench fuzz cover chromium
 
 test:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -19,3 +19,7 @@ fuzz:
 cover:
 	go test -count=1 -coverprofile=cover.out ./...
 	go tool cover -func=cover.out | tail -1
+
+# Headless Chromium for the browser test (internal/browsertest), which skips without it.
+chromium:
+	apt-get update && apt-get install -y chromium

@@ -29,6 +29,7 @@ type authzResult struct {
 	status      int
 	code, desc  string // error page
 	consentPage string
+	formTarget  string // the redirect URI's origin, where the consent form's redirect goes
 	location    string
 }
 
@@ -107,7 +108,11 @@ func (s *Server) authorizeResult(r *http.Request, x *exchange) authzResult {
 	}
 	id := secret(24)
 	s.consents[id] = cs
-	return authzResult{status: http.StatusOK, consentPage: consentPage(id, c, org, cs)}
+	target := ""
+	if u, err := url.Parse(redirectURI); err == nil && u.Host != "" {
+		target = " " + u.Scheme + "://" + u.Host
+	}
+	return authzResult{status: http.StatusOK, consentPage: consentPage(id, c, org, cs), formTarget: target}
 }
 
 // consentTTL bounds how long the consent page may stay open.
@@ -160,7 +165,8 @@ func (s *Server) writeAuthz(w http.ResponseWriter, res authzResult) {
 		http.Redirect(w, &http.Request{Method: http.MethodGet}, res.location, http.StatusFound)
 	case res.consentPage != "":
 		h.Set("Content-Type", "text/html; charset=utf-8")
-		h.Set("Content-Security-Policy", "default-src 'none'; form-action 'self'")
+		// Browsers hold form-action to the redirect after the post too.
+		h.Set("Content-Security-Policy", "default-src 'none'; form-action 'self'"+res.formTarget)
 		w.WriteHeader(http.StatusOK)
 		fmt.Fprint(w, res.consentPage)
 	default:

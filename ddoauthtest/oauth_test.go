@@ -239,6 +239,8 @@ func TestConsentPage(t *testing.T) {
 	assert.Contains(t, page, `<form method="post" action="authorize">`)
 	assert.Contains(t, page, "Default US5")
 	assert.Equal(t, "no-referrer", r.header.Get("Referrer-Policy"))
+	// Browsers hold the form's redirect to form-action: the client's origin must be allowed.
+	assert.Equal(t, "default-src 'none'; form-action 'self' https://partner.example", r.header.Get("Content-Security-Policy"))
 	_, rest, ok := strings.Cut(page, `name="consent" value="`)
 	require.True(t, ok)
 	id, _, _ := strings.Cut(rest, `"`)
