@@ -275,7 +275,9 @@ func TestRun(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, func(k string) string { return map[string]string{"ADDR": "127.0.0.1:0"}[k] }, out) }()
+	go func() {
+		done <- run(ctx, func(k string) string { return map[string]string{"ADDR": "127.0.0.1:0"}[k] }, out)
+	}()
 	cancel()
 	require.NoError(t, <-done)
 	assert.Contains(t, out.String(), "Datadog: emulated in process")
