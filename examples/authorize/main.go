@@ -1,0 +1,210 @@
+// Command authorize runs Datadog's OAuth authorization for one site with a
+// loopback redirect URI, the way a command-line tool does, and prints the
+// resulting connection with its tokens redacted:
+//
+//	go run ./examples/authorize -site eu1
+//
+// It prints the authorize URL, listens on the redirect URL's local port,
+// completes the authorization when the browser comes back, and prints the
+// site, scopes and expiry. -site takes a site name (eu1, us1-fed), a
+// domain, a host or an origin; without it Datadog lets the user pick the
+// region on US1's page.
+//
+// With no configuration Datadog is ddoauthtest's in-process emulator, and
+// the tool plays the user approving the consent page itself. With
+// DD_CLIENT_ID, DD_CLIENT_SECRET and DD_REDIRECT_URL (http on a loopback
+// address with a port, such as http://127.0.0.1:8765/callback, registered
+// on the OAuth client) it talks to real Datadog and waits for you to open
+// the URL.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/ddoauth/ddoauth"
+	"github.com/ddoauth/ddoauth/ddoauthtest"
+)
+
+func main() {
+	if _, err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "authorize:", err)
+		os.Exit(1)
+	}
+}
+
+// run returns the connection for tests; it prints it redacted.
+func run(ctx context.Context, args []string, getenv func(string) string, out io.Writer) (*ddoauth.Connection, error) {
+	fs := flag.NewFlagSet("authorize", flag.ContinueOnError)
+	fs.SetOutput(out)
+	siteFlag := fs.String("site", "", "Datadog site: a name (us1, eu1, us1-fed, ...), domain, host or origin; empty: pick on US1")
+	redirectFlag := fs.String("redirect", "http://127.0.0.1:0/callback",
+		"emulator only: loopback redirect URL to listen on; port 0 picks one (real Datadog uses DD_REDIRECT_URL)")
+	timeout := fs.Duration("timeout", 10*time.Minute, "how long to wait for the callback")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	live := getenv("DD_CLIENT_ID") != ""
+	redirect := *redirectFlag
+	if live {
+		redirect = getenv("DD_REDIRECT_URL")
+	}
+	ln, path, err := listen(redirect, !live)
+	if err != nil {
+		return nil, err
+	}
+	defer ln.Close()
+	redirect = "http://" + ln.Addr().String() + path
+
+	var dd *ddoauthtest.Server
+	cfg := ddoauth.Config{ClientID: getenv("DD_CLIENT_ID"), ClientSecret: getenv("DD_CLIENT_SECRET"), RedirectURL: redirect}
+	if !live {
+		dd = ddoauthtest.NewServer()
+		defer dd.Close()
+		oc := dd.NewClient(redirect)
+		cfg.ClientID, cfg.ClientSecret, cfg.HTTPClient = oc.ID, oc.Secret, dd.Client()
+	}
+	client, err := ddoauth.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	site, err := resolve(client, *siteFlag)
+	if err != nil {
+		return nil, err
+	}
+	authURL, pending, err := client.Start(site)
+	if err != nil {
+		return nil, err
+	}
+
+	type result struct {
+		conn *ddoauth.Connection
+		err  error
+	}
+	done := make(chan result, 1)
+	var once sync.Once
+	mux := http.NewServeMux()
+	mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		w.Header().Set("Cache-Control", "no-store")
+		if !r.URL.Query().Has("state") {
+			http.NotFound(w, r) // a favicon or a stray request, not the callback
+			return
+		}
+		var conn *ddoauth.Connection
+		err := errors.New("this authorization was already completed")
+		once.Do(func() { conn, err = client.Complete(r.Context(), pending, r.URL.Query()) })
+		if err != nil {
+			http.Error(w, "Authorization failed; see the terminal.", http.StatusBadRequest)
+		} else {
+			fmt.Fprintln(w, "Connected. You may now close this tab.")
+		}
+		select {
+		case done <- result{conn, err}:
+		default:
+		}
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	go srv.Serve(ln) //nolint:errcheck // ErrServerClosed
+	defer srv.Close()
+
+	fmt.Fprintln(out, "Open this URL in a browser signed in to Datadog:")
+	fmt.Fprintln(out, authURL)
+	fmt.Fprintf(out, "Waiting for the callback on %s\n", redirect)
+	if dd != nil {
+		fmt.Fprintln(out, "(Datadog is emulated: approving the consent page, then following the redirect as a browser would.)")
+		go func() {
+			if err := approve(ctx, dd, authURL); err != nil {
+				select {
+				case done <- result{nil, err}:
+				default:
+				}
+			}
+		}()
+	}
+
+	var res result
+	select {
+	case res = <-done:
+	case <-time.After(*timeout):
+		return nil, fmt.Errorf("no callback within %s", *timeout)
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if res.err != nil {
+		return nil, res.err
+	}
+	printConnection(out, res.conn)
+	return res.conn, nil
+}
+
+// listen opens the redirect URL's loopback port. Port 0 is allowed only
+// when the URL is not registered anywhere yet (the emulator).
+func listen(redirect string, anyPort bool) (net.Listener, string, error) {
+	u, err := url.Parse(redirect)
+	if err != nil || u.Scheme != "http" || u.Port() == "" || (u.Port() == "0" && !anyPort) {
+		return nil, "", errors.New("the redirect URL must be http on a loopback address with a port, such as http://127.0.0.1:8765/callback")
+	}
+	if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return nil, "", errors.New("the redirect URL must be on a loopback address")
+	}
+	ln, err := net.Listen("tcp", u.Host)
+	if err != nil {
+		return nil, "", err
+	}
+	path := u.EscapedPath()
+	if path == "" {
+		path = "/"
+	}
+	return ln, path, nil
+}
+
+// resolve reads -site: a site name first, then any form ResolveSite takes.
+func resolve(client *ddoauth.Client, v string) (ddoauth.Site, error) {
+	if v == "" {
+		return ddoauth.Site{}, nil
+	}
+	for _, s := range ddoauth.Sites() {
+		if strings.EqualFold(s.Name(), v) {
+			return s, nil
+		}
+	}
+	return client.ResolveSite(v)
+}
+
+// approve plays the user: the emulator's consent page, then the browser
+// following Datadog's redirect to the loopback callback.
+func approve(ctx context.Context, dd *ddoauthtest.Server, authURL string) error {
+	cb, err := dd.Approve(ctx, authURL)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, cb.String(), nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	return resp.Body.Close()
+}
+
+func printConnection(out io.Writer, conn *ddoauth.Connection) {
+	fmt.Fprintln(out, "Connected:")
+	fmt.Fprintf(out, "  site:    %s (%s)\n", conn.Site.Name(), conn.Site.Domain())
+	fmt.Fprintf(out, "  API:     %s\n", conn.Site.APIURL())
+	fmt.Fprintf(out, "  scopes:  %s\n", strings.Join(conn.Scopes, " "))
+	fmt.Fprintf(out, "  expires: %s\n", conn.Token.Expiry.Format(time.RFC3339))
+	fmt.Fprintf(out, "  %v\n", conn) // Connection's Format redacts the tokens
+}
