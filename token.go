@@ -260,16 +260,23 @@ type TokenSource struct {
 	c     *Client
 	store Store
 	id    string
-	tok   atomic.Pointer[oauth2.Token]
+	cur   atomic.Pointer[cached]
 
 	mu      sync.Mutex
 	call    *refreshCall
 	unsaved *Connection // refreshed but not yet saved: never refreshed again
 }
 
+// cached is a token with its Authorization header value built once, so
+// that authorizing a request allocates no string.
+type cached struct {
+	tok    *oauth2.Token
+	bearer []string // read-only: shared by every request's header
+}
+
 type refreshCall struct {
 	done chan struct{}
-	tok  *oauth2.Token
+	cur  *cached
 	err  error
 }
 
@@ -294,18 +301,22 @@ func (ts *TokenSource) Token() (*oauth2.Token, error) { return ts.TokenContext(c
 // Revoked in the store and never refreshed again), [ErrNotFound], the
 // store's errors, or those of [Client.Refresh].
 func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) {
-	return ts.token(ctx, "")
+	c, err := ts.token(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	return c.tok, nil
 }
 
 // token returns a valid token other than the access token rejected.
-func (ts *TokenSource) token(ctx context.Context, rejected string) (*oauth2.Token, error) {
-	if t := ts.tok.Load(); t != nil && ts.usable(t, rejected) {
-		return t, nil
+func (ts *TokenSource) token(ctx context.Context, rejected string) (*cached, error) {
+	if c := ts.cur.Load(); c != nil && ts.usable(c.tok, rejected) {
+		return c, nil
 	}
 	ts.mu.Lock()
-	if t := ts.tok.Load(); t != nil && ts.usable(t, rejected) {
+	if c := ts.cur.Load(); c != nil && ts.usable(c.tok, rejected) {
 		ts.mu.Unlock()
-		return t, nil
+		return c, nil
 	}
 	call := ts.call
 	if call == nil {
@@ -316,7 +327,7 @@ func (ts *TokenSource) token(ctx context.Context, rejected string) (*oauth2.Toke
 	ts.mu.Unlock()
 	select {
 	case <-call.done:
-		return call.tok, call.err
+		return call.cur, call.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
@@ -332,9 +343,10 @@ func (ts *TokenSource) run(ctx context.Context, call *refreshCall, rejected stri
 	tok, err := ts.refresh(ctx, rejected)
 	ts.mu.Lock()
 	if err == nil {
-		ts.tok.Store(tok)
+		call.cur = &cached{tok: tok, bearer: []string{"Bearer " + tok.AccessToken}}
+		ts.cur.Store(call.cur)
 	}
-	call.tok, call.err = tok, err
+	call.err = err
 	ts.call = nil
 	ts.mu.Unlock()
 	close(call.done)
@@ -460,7 +472,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil
 		}
 	}
-	fresh, err := t.Source.token(req.Context(), tok.AccessToken)
+	fresh, err := t.Source.token(req.Context(), tok.tok.AccessToken)
 	if err != nil {
 		if body != nil {
 			body.Close()
@@ -482,7 +494,7 @@ func (t *Transport) base() http.RoundTripper {
 // authorized returns a shallow copy of req carrying tok. Only the header
 // map is new; its value slices are shared read-only with req, which keeps
 // the copy cheaper than req.Clone on every request.
-func authorized(req *http.Request, body io.ReadCloser, tok *oauth2.Token) *http.Request {
+func authorized(req *http.Request, body io.ReadCloser, c *cached) *http.Request {
 	r := new(http.Request)
 	*r = *req
 	r.Body = body
@@ -490,6 +502,6 @@ func authorized(req *http.Request, body io.ReadCloser, tok *oauth2.Token) *http.
 	for k, v := range req.Header {
 		r.Header[k] = v
 	}
-	r.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	r.Header["Authorization"] = c.bearer
 	return r
 }
