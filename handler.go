@@ -218,7 +218,7 @@ func (h *Handlers) callback(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	fail := func(err error, desc string) {
-		h.fail(w, r, &Error{Op: "callback", Err: err, Description: desc, Hint: hint(ErrStateMismatch, "", "")})
+		h.fail(w, r, &Error{Op: "callback", Err: err, Description: desc, Hint: "start again from the onboarding link, in this browser"})
 	}
 	states := q["state"]
 	if len(states) != 1 || states[0] == "" || len(states[0]) > 512 {
