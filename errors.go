@@ -63,6 +63,9 @@ var (
 	ErrRevoked = errors.New("connection revoked: the customer must authorize again")
 	// ErrNotFound: a Store holds nothing under that ID.
 	ErrNotFound = errors.New("not found")
+	// ErrCorruptConnection: a stored connection lacks its site or refresh
+	// token. It is not marked revoked: the store, not the grant, is at fault.
+	ErrCorruptConnection = errors.New("stored connection is incomplete")
 )
 
 // Error describes a failed ddoauth operation. It never holds a secret: no

@@ -2,6 +2,8 @@ package ddoauth_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"strings"
@@ -240,3 +242,68 @@ func TestTransportRevokedConnection(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// rawStore answers Load with a fixed connection or error.
+type rawStore struct {
+	conn    *ddoauth.Connection
+	loadErr error
+}
+
+func (s rawStore) Load(context.Context, string) (*ddoauth.Connection, error) {
+	return s.conn, s.loadErr
+}
+func (s rawStore) Save(context.Context, string, *ddoauth.Connection) error { return nil }
+
+func TestTokenSourceBadStoredConnections(t *testing.T) {
+	t.Parallel()
+	errDB := errors.New("database unreachable")
+	expired := time.Now().Add(-time.Hour)
+	tests := []struct {
+		name  string
+		store rawStore
+		want  error
+	}{
+		{"load fails", rawStore{loadErr: errDB}, errDB},
+		{"no token", rawStore{conn: &ddoauth.Connection{Site: ddoauth.Sites()[0]}}, ddoauth.ErrCorruptConnection},
+		{"no refresh token", rawStore{conn: &ddoauth.Connection{Site: ddoauth.Sites()[0],
+			Token: &oauth2.Token{AccessToken: "AT-old", Expiry: expired}}}, ddoauth.ErrCorruptConnection},
+		{"no site", rawStore{conn: &ddoauth.Connection{
+			Token: &oauth2.Token{AccessToken: "AT-old", RefreshToken: "RT-x", Expiry: expired}}}, ddoauth.ErrCorruptConnection},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			ts, c := setup(t, jsonAnswer(200, okBody))
+			_, err := c.TokenSource(tt.store, "tenant-1").TokenContext(t.Context())
+			require.ErrorIs(t, err, tt.want)
+			assert.NotErrorIs(t, err, ddoauth.ErrRevoked)
+			assert.Empty(t, ts.requests())
+		})
+	}
+	t.Run("corrupt JSON", func(t *testing.T) {
+		t.Parallel()
+		var conn ddoauth.Connection
+		err := json.Unmarshal([]byte(`{"site":"datadoghq.com.evil.example","token":{"access_token":"x"}}`), &conn)
+		require.NoError(t, err, "an unknown site decodes unresolved")
+		ts, c := setup(t, jsonAnswer(200, okBody))
+		conn.Token.RefreshToken = "RT-x"
+		_, err = c.TokenSource(rawStore{conn: &conn}, "tenant-1").TokenContext(t.Context())
+		require.ErrorIs(t, err, ddoauth.ErrUnknownSite)
+		assert.Empty(t, ts.requests())
+		assert.Error(t, json.Unmarshal([]byte(`{"site":"https://evil/..","token":{}}`), &conn))
+	})
+}
+
+func TestTokenSourceTimeout(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		dd, c, store := inMemory(t, ddoauth.Sites()[2])
+		time.Sleep(2 * time.Hour)
+		dd.Fail(ddoauthtest.EndpointToken, ddoauthtest.Fault{Times: -1, Delay: 10 * time.Minute})
+		start := time.Now()
+		_, err := c.TokenSource(store, "tenant-1").TokenContext(t.Context())
+		require.ErrorIs(t, err, context.DeadlineExceeded)
+		assert.Equal(t, time.Minute, time.Since(start), "a refresh is bounded")
+		assert.Equal(t, 1, dd.Count(ddoauthtest.EndpointToken), "a timeout is not retried past the bound")
+	})
+}

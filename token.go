@@ -298,8 +298,8 @@ func (ts *TokenSource) Token() (*oauth2.Token, error) { return ts.TokenContext(c
 // A refresh that fails on the network, with 429 or with a 5xx is retried
 // a few times with backoff, honouring Retry-After. Errors wrap
 // [ErrRevoked] when the grant is gone (the connection is then marked
-// Revoked in the store and never refreshed again), [ErrNotFound], the
-// store's errors, or those of [Client.Refresh].
+// Revoked in the store and never refreshed again), [ErrNotFound],
+// [ErrCorruptConnection], the store's errors, or those of [Client.Refresh].
 func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) {
 	c, err := ts.token(ctx, "")
 	if err != nil {
@@ -369,6 +369,9 @@ func (ts *TokenSource) refresh(ctx context.Context, rejected string) (*oauth2.To
 	}
 	if conn.Revoked {
 		return nil, &Error{Op: "refresh", Site: conn.Site.String(), Err: ErrRevoked}
+	}
+	if conn.Site.IsZero() || conn.Token == nil || conn.Token.RefreshToken == "" {
+		return nil, &Error{Op: "load connection", Site: conn.Site.String(), Err: ErrCorruptConnection}
 	}
 	if conn.Token != nil && ts.usable(conn.Token, rejected) {
 		return conn.Token, nil // another process refreshed it
