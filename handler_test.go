@@ -871,3 +871,40 @@ func FuzzOnboardingHandler(f *testing.F) {
 		}
 	})
 }
+
+// TestHandlersConcurrentReplays sends one callback many times at once, with
+// its cookie: exactly one completes, and Datadog sees one token request.
+func TestHandlersConcurrentReplays(t *testing.T) {
+	t.Parallel()
+	p := newPartner(t, partnerOpts{})
+	b := p.browser()
+	cb := p.onboard(t, b, url.Values{"domain": {"datadoghq.eu"}})
+	stolen := b.Jar.Cookies(cb)
+	require.Len(t, stolen, 1)
+
+	const n = 16
+	statuses := make(chan int, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			req := httptest.NewRequest(http.MethodGet, cb.RequestURI(), nil)
+			req.AddCookie(stolen[0])
+			rec := httptest.NewRecorder()
+			p.h.Callback().ServeHTTP(rec, req)
+			statuses <- rec.Code
+		})
+	}
+	wg.Wait()
+	close(statuses)
+	count := map[int]int{}
+	for s := range statuses {
+		count[s]++
+	}
+	assert.Equal(t, map[int]int{http.StatusOK: 1, http.StatusBadRequest: n - 1}, count)
+	assert.Equal(t, 1, p.dd.Count(ddoauthtest.EndpointToken))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, err := range p.errs {
+		assert.ErrorIs(t, err, ddoauth.ErrReplayed)
+	}
+}
