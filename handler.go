@@ -111,7 +111,11 @@ type Handlers struct {
 
 // Format prints h without its keys, for every verb.
 func (h Handlers) Format(f fmt.State, verb rune) {
-	fmt.Fprintf(f, "ddoauth.Handlers{RedirectURL:%q SitePicker:%t}", h.c.redirectURL, h.cfg.SitePicker)
+	redirect := ""
+	if h.c != nil {
+		redirect = h.c.redirectURL
+	}
+	fmt.Fprintf(f, "ddoauth.Handlers{RedirectURL:%q SitePicker:%t}", redirect, h.cfg.SitePicker)
 }
 
 // Handlers returns the onboarding and callback handlers for c. It returns

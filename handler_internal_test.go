@@ -45,6 +45,11 @@ func TestUsedSetExpires(t *testing.T) {
 	assert.Len(t, u.m, 1, "expired records are swept")
 }
 
+func TestZeroHandlersFormat(t *testing.T) {
+	t.Parallel()
+	assert.Equal(t, `ddoauth.Handlers{RedirectURL:"" SitePicker:false}`, fmt.Sprint(Handlers{}))
+}
+
 func TestCookieNamesAreDistinctAndOpaque(t *testing.T) {
 	t.Parallel()
 	a, b := cookieName("state-one"), cookieName("state-two")
