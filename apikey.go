@@ -78,7 +78,7 @@ func (c *Client) CreateAPIKey(ctx context.Context, conn *Connection) (*APIKey, e
 	at := conn.Token.AccessToken
 	status, header, body, err := c.do(ctx, http.MethodPost, site.APIKeyURL(), nil, at)
 	if err != nil {
-		return nil, &Error{Op: "create API key", Site: site.String(), Err: err}
+		return nil, transportError("create API key", site, err)
 	}
 	if status < 200 || status > 299 {
 		e := responseError("create API key", site, status, header, body, at)

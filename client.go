@@ -436,7 +436,7 @@ func (c *Client) exchange(ctx context.Context, site Site, code string, p *Pendin
 	if err != nil {
 		e := c.tokenError("exchange", site, err, secret, code, p.Verifier)
 		if e.Err == ErrInvalidCodeVerifier {
-			e.also = ErrInvalidGrant
+			e.also = []error{ErrInvalidGrant}
 		}
 		e.Hint = hint(e.Err, c.clientID, p.RedirectURL)
 		c.log.LogAttrs(ctx, slog.LevelWarn, "ddoauth: token exchange failed",
@@ -471,7 +471,7 @@ func (c *Client) tokenError(op string, site Site, err error, secrets ...string) 
 	if strings.HasPrefix(err.Error(), "oauth2: ") {
 		return &Error{Op: op, Site: site.String(), Err: ErrServer, Description: clean(scrub(strings.TrimPrefix(err.Error(), "oauth2: "), secrets...), 256)}
 	}
-	return &Error{Op: op, Site: site.String(), Err: err}
+	return transportError(op, site, err)
 }
 
 // maxBody caps what ddoauth reads of any Datadog response, as x/oauth2

@@ -884,3 +884,29 @@ func TestCreateAPIKeyStatuses(t *testing.T) {
 		})
 	}
 }
+
+func TestNetworkFailuresMatchErrNetwork(t *testing.T) {
+	t.Parallel()
+	_, c := setup(t, func(w http.ResponseWriter, r *http.Request) {
+		conn, _, err := w.(http.Hijacker).Hijack()
+		require.NoError(t, err)
+		conn.Close()
+	})
+	_, p, err := c.Start(ddoauth.Sites()[0])
+	require.NoError(t, err)
+	_, err = c.Complete(t.Context(), p, callback(p))
+	assert.ErrorIs(t, err, ddoauth.ErrNetwork)
+	conn := &ddoauth.Connection{Site: ddoauth.Sites()[0], Token: &oauth2.Token{AccessToken: "AT-abcdef123456", RefreshToken: "RT-abcdef123456"}}
+	_, err = c.Refresh(t.Context(), conn)
+	assert.ErrorIs(t, err, ddoauth.ErrNetwork)
+	_, err = c.CreateAPIKey(t.Context(), conn)
+	assert.ErrorIs(t, err, ddoauth.ErrNetwork)
+	err = c.Revoke(t.Context(), conn)
+	assert.ErrorIs(t, err, ddoauth.ErrNetwork)
+	assert.ErrorIs(t, err, ddoauth.ErrNotRevoked)
+
+	_, c2 := setup(t, jsonAnswer(503, `{"error":"temporarily_unavailable"}`))
+	_, err = c2.Refresh(t.Context(), conn)
+	assert.ErrorIs(t, err, ddoauth.ErrServer)
+	assert.NotErrorIs(t, err, ddoauth.ErrNetwork, "Datadog answered")
+}

@@ -23,6 +23,7 @@ var (
 	ErrSiteMismatch = errors.New("site mismatch")
 	// ErrStateMismatch: the callback's state is missing or is not the
 	// pending one (CSRF, a replay, or a callback meant for another tab).
+	// The handlers' ErrReplayed and ErrBadCookie match it too.
 	ErrStateMismatch = errors.New("state mismatch")
 	// ErrStateExpired: the pending authorization is older than Config.PendingTTL.
 	ErrStateExpired = errors.New("authorization expired")
@@ -61,6 +62,9 @@ var (
 	// invalid_grant to a refresh). The connection is marked Revoked in its
 	// Store and not refreshed again; the customer must authorize again.
 	ErrRevoked = errors.New("connection revoked: the customer must authorize again")
+	// ErrNetwork: Datadog gave no answer (connection refused or reset,
+	// TLS failure, timeout). Err holds the transport's error.
+	ErrNetwork = errors.New("no answer from Datadog")
 	// ErrNotFound: a Store holds nothing under that ID.
 	ErrNotFound = errors.New("not found")
 	// ErrCorruptConnection: a stored connection lacks its site or refresh
@@ -84,7 +88,7 @@ type Error struct {
 	RetryAfter  time.Duration // the answer's Retry-After, if any
 	Err         error         // a sentinel above, or the underlying cause
 
-	also error // a second sentinel the failure also counts as
+	also []error // further sentinels the failure also counts as
 }
 
 func (e *Error) Error() string {
@@ -126,12 +130,7 @@ func (e *Error) Error() string {
 // second sentinel: "Invalid code or code verifier" is both
 // ErrInvalidCodeVerifier and ErrInvalidGrant, since Datadog's answer does
 // not say which; a failed revocation is ErrNotRevoked and the cause.
-func (e *Error) Unwrap() []error {
-	if e.also == nil {
-		return []error{e.Err}
-	}
-	return []error{e.Err, e.also}
-}
+func (e *Error) Unwrap() []error { return append([]error{e.Err}, e.also...) }
 
 // oauthBody is the union of Datadog's error shapes: RFC 6749 §5.2 on the
 // OAuth endpoints and {"errors": [...]} on the REST API.
@@ -216,6 +215,16 @@ func classify(status int, code, desc string) error {
 		return ErrAuthorization
 	}
 	return ErrServer
+}
+
+// transportError wraps a request that got no usable answer: a network
+// failure also matches ErrNetwork.
+func transportError(op string, site Site, err error, also ...error) *Error {
+	e := &Error{Op: op, Site: site.String(), Err: err, also: also}
+	if !errors.Is(e, ErrServer) {
+		e.also = append(e.also, ErrNetwork)
+	}
+	return e
 }
 
 // hint says what to do, in terms of what the caller sent. It names the

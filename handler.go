@@ -390,12 +390,8 @@ func failure(err error) (int, string) {
 		return http.StatusInternalServerError, "The integration is misconfigured."
 	case errors.Is(err, ErrServer), errors.Is(err, ErrRedirectRefused):
 		return http.StatusBadGateway, "Datadog could not complete the authorization. Try again later."
-	}
-	if e, ok := errors.AsType[*Error](err); ok {
-		switch e.Op {
-		case "exchange", "create API key", "revoke", "refresh":
-			return http.StatusBadGateway, "Datadog could not be reached. Try again later."
-		}
+	case errors.Is(err, ErrNetwork):
+		return http.StatusBadGateway, "Datadog could not be reached. Try again later."
 	}
 	return http.StatusInternalServerError, "The connection could not be completed. Try again later."
 }

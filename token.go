@@ -152,12 +152,13 @@ func (c *Client) Revoke(ctx context.Context, conn *Connection) error {
 		}
 		status, header, body, err := c.do(ctx, http.MethodPost, site.RevokeURL(), form, "")
 		if err != nil {
-			return &Error{Op: "revoke", Site: site.String(), Err: ErrNotRevoked, also: err,
-				Hint: "the token must be presumed valid until a revocation succeeds; retry"}
+			e := transportError("revoke", site, ErrNotRevoked, err)
+			e.Hint = "the token must be presumed valid until a revocation succeeds; retry"
+			return e
 		}
 		if status < 200 || status > 299 {
 			e := responseError("revoke", site, status, header, body, secret, t.value)
-			e.Err, e.also = ErrNotRevoked, e.Err
+			e.Err, e.also = ErrNotRevoked, []error{e.Err}
 			e.Hint = "the token must be presumed valid until a revocation succeeds; retry"
 			c.log.LogAttrs(ctx, slog.LevelWarn, "ddoauth: revocation failed", slog.String("site", site.Name()), slog.Int("status", status))
 			return e
@@ -382,7 +383,7 @@ func (ts *TokenSource) refresh(ctx context.Context, rejected string) (*oauth2.To
 		if serr := ts.store.Save(ctx, ts.id, conn); serr != nil {
 			ts.c.log.LogAttrs(ctx, slog.LevelError, "ddoauth: marking a revoked connection failed", slog.String("error", serr.Error()))
 		}
-		return nil, &Error{Op: "refresh", Site: conn.Site.String(), Err: ErrRevoked, also: err, Hint: hint(ErrInvalidGrant, "", "")}
+		return nil, &Error{Op: "refresh", Site: conn.Site.String(), Err: ErrRevoked, also: []error{err}, Hint: hint(ErrInvalidGrant, "", "")}
 	}
 	if err != nil {
 		return nil, err
