@@ -13,8 +13,11 @@ test:
 bench:
 	go test -run '^$$' -bench . -benchmem -count 5 ./...
 
+# Go fuzzes one target at a time.
 fuzz:
-	go test -run '^$$' -fuzz FuzzResolveSite -fuzztime $(FUZZTIME) .
+	for f in FuzzResolveSite FuzzCallbackHandler FuzzOnboardingHandler; do \
+		go test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) . || exit 1; \
+	done
 
 cover:
 	go test -count=1 -coverprofile=cover.out ./...
@@ -22,4 +25,4 @@ cover:
 
 # Headless Chromium for the browser test (internal/browsertest), which skips without it.
 chromium:
-	apt-get update && apt-get install -y chromium
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
