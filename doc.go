@@ -29,5 +29,9 @@
 // [ErrStateMismatch] and [ErrInvalidClient]; no error string or formatted
 // value of this package contains a secret.
 //
+// With the official Datadog client, [IntakeContext] sends data with the
+// organization's API key and [APIContext] calls APIs with a connection's
+// refreshing token, each to the connection's own site.
+//
 // Package ddoauthtest is an in-process Datadog for every site, for tests.
 package ddoauth

@@ -22,7 +22,7 @@ type Submission struct {
 	Site        ddoauth.Site // the site whose intake received it
 	OrgID       string       // the org whose API key sent it
 	ContentType string
-	Body        []byte // decompressed when sent with gzip or deflate encoding
+	Body        []byte // decompressed when sent with gzip, deflate or zstd1 (with cgo) encoding
 }
 
 // Received returns the payloads accepted by site's intakes, oldest first,
@@ -184,6 +184,13 @@ func decode(raw []byte, encoding string) ([]byte, int, string) {
 		rd, err = gzip.NewReader(bytes.NewReader(raw))
 	case "deflate":
 		rd, err = zlib.NewReader(bytes.NewReader(raw))
+	case "zstd1":
+		zr, ok := zstdReader(bytes.NewReader(raw))
+		if !ok {
+			return nil, http.StatusUnsupportedMediaType, "Unsupported Content-Encoding"
+		}
+		defer zr.Close()
+		rd = zr
 	default:
 		return nil, http.StatusUnsupportedMediaType, "Unsupported Content-Encoding"
 	}

@@ -120,7 +120,7 @@ func (f *Fault) delayOnly() bool {
 		f.Status == 0 && f.Body == "" && f.RetryAfter == 0
 }
 
-func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, x *exchange, f *Fault) {
+func (s *Server) serveFault(w *statusWriter, r *http.Request, x *exchange, f *Fault) {
 	if f.Delay > 0 {
 		t := time.NewTimer(f.Delay)
 		select {
@@ -141,10 +141,11 @@ func (s *Server) serveFault(w http.ResponseWriter, r *http.Request, x *exchange,
 		s.dispatch(&memWriter{header: http.Header{}}, r, x)
 	}
 	if f.DropConnection {
+		// Logged before the client can see the drop, so a test that reads
+		// the log once its request failed finds the entry.
+		w.dropped = true
+		s.logRequest(r, x, w, true)
 		if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
-			if sw, ok := w.(*statusWriter); ok {
-				sw.dropped = true
-			}
 			conn.Close()
 			return
 		}

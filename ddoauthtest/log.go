@@ -100,6 +100,7 @@ func (s *Server) logRequest(r *http.Request, x *exchange, w *statusWriter, fault
 		Host: x.host, Site: x.site, Method: r.Method, Path: r.URL.Path, Endpoint: x.endpoint,
 		Status: status, Fault: fault, Form: form, Header: header,
 	}
+	w.logged = true
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	entry.Time = s.now()

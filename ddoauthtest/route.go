@@ -78,7 +78,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		s.dispatch(sw, r, x)
 	}
-	s.logRequest(r, x, sw, f != nil)
+	if !sw.logged {
+		s.logRequest(r, x, sw, f != nil)
+	}
 }
 
 func (s *Server) route(r *http.Request) *exchange {
@@ -232,6 +234,7 @@ type statusWriter struct {
 	http.ResponseWriter
 	status  int
 	dropped bool
+	logged  bool
 }
 
 func (w *statusWriter) WriteHeader(code int) {

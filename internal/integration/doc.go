@@ -1,0 +1,10 @@
+// Package integration proves ddoauth with the official Datadog client,
+// github.com/DataDog/datadog-api-client-go/v2, against ddoauthtest for
+// every site: data sent with a connection's API key arrives at that site's
+// intakes, and API calls with its bearer token keep working across an
+// access-token expiry.
+//
+// It holds tests only. They import the client's generated packages
+// (datadogV1, datadogV2), which take minutes and gigabytes to compile from
+// a cold cache, so no other package of the module imports them.
+package integration
