@@ -19,6 +19,15 @@
 //	conn, err := client.Complete(ctx, pending, r.URL.Query())
 //	// conn.Site, conn.Token and conn.Scopes: store conn for this customer.
 //
+//	// Once per organization: the API key for sending data, shown once.
+//	key, err := client.EnsureAPIKey(ctx, conn, store, customerID)
+//
+//	// From then on: a token source that refreshes, saving before use.
+//	hc := client.TokenSource(store, customerID).Client(nil)
+//
+// [Client.Handlers] serves the onboarding and callback URLs with the
+// pending state sealed in a cookie, for partners who want both halves done.
+//
 // Every URL comes from a fixed table of Datadog sites ([Sites]); a site or
 // domain value from a request is only ever a key into that table
 // ([ResolveSite]), so no crafted value can make the backend send its client
