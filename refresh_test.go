@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -306,4 +307,150 @@ func TestTokenSourceTimeout(t *testing.T) {
 		assert.Equal(t, time.Minute, time.Since(start), "a refresh is bounded")
 		assert.Equal(t, 1, dd.Count(ddoauthtest.EndpointToken), "a timeout is not retried past the bound")
 	})
+}
+
+// TestTransportRefreshesOnDatadogsForbidden uses the emulator's real 403
+// for an expired token: Datadog's clock is ahead of the partner's.
+func TestTransportRefreshesOnDatadogsForbidden(t *testing.T) {
+	t.Parallel()
+	dd, c, store, clk := connected(t, ddoauth.Sites()[3])
+	ddNow := newClock()
+	dd.Now = ddNow.Now
+	clk.Advance(57 * time.Minute)   // here: three minutes left
+	ddNow.Advance(61 * time.Minute) // at Datadog: expired
+	hc := c.TokenSource(store, "tenant-1").Client(dd.Client().Transport)
+	from := time.Now().Add(-time.Hour).Unix()
+	resp, err := hc.Get(fmt.Sprintf("https://api.datadoghq.eu/api/v1/events?start=%d&end=%d", from, from+7200))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Equal(t, 1, dd.Count(ddoauthtest.EndpointToken))
+	var statuses []int
+	for _, r := range dd.Requests() {
+		if r.Endpoint == ddoauthtest.EndpointEvents && r.Method == http.MethodGet {
+			statuses = append(statuses, r.Status)
+		}
+	}
+	assert.Equal(t, []int{http.StatusForbidden, http.StatusOK}, statuses)
+}
+
+func TestTransportLeavesMissingScopeAlone(t *testing.T) {
+	t.Parallel()
+	dd, c, store, _ := connected(t, ddoauth.Sites()[0])
+	calls := 0
+	base := roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		calls++
+		return &http.Response{StatusCode: http.StatusForbidden, Body: io.NopCloser(strings.NewReader(`{"errors":["Forbidden"]}`)),
+			Header: http.Header{}, Request: r}, nil
+	})
+	resp, err := c.TokenSource(store, "tenant-1").Client(base).Get("https://api.datadoghq.com/api/v2/usage")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, 1, calls, "a fresh token's 403 is a missing scope: no refresh, no retry")
+	assert.Equal(t, 0, dd.Count(ddoauthtest.EndpointToken))
+}
+
+func TestTokenSourceTwoReplicasWithRotation(t *testing.T) {
+	t.Parallel()
+	dd, c, store, clk := connected(t, ddoauth.Sites()[6], func(dd *ddoauthtest.Server) { dd.RotateRefreshTokens = true })
+	clk.Advance(2 * time.Hour)
+	// Replica B read the connection before replica A refreshed it.
+	stale, err := store.Load(t.Context(), "tenant-1")
+	require.NoError(t, err)
+	staleStore := &replayStore{MemoryStore: store, first: stale}
+	_, err = c.TokenSource(store, "tenant-1").TokenContext(t.Context()) // replica A
+	require.NoError(t, err)
+	tok, err := c.TokenSource(staleStore, "tenant-1").TokenContext(t.Context()) // replica B
+	require.NoError(t, err, "a lost race is not a revocation")
+	saved, err := store.Load(t.Context(), "tenant-1")
+	require.NoError(t, err)
+	assert.False(t, saved.Revoked)
+	assert.Equal(t, saved.Token.AccessToken, tok.AccessToken)
+	assert.Equal(t, 2, dd.Count(ddoauthtest.EndpointToken), "A's refresh and B's refused one")
+}
+
+// replayStore answers its first Load with a stale copy, as a replica that
+// read before another one saved would see.
+type replayStore struct {
+	*ddoauth.MemoryStore
+	first *ddoauth.Connection
+	used  bool
+}
+
+func (s *replayStore) Load(ctx context.Context, id string) (*ddoauth.Connection, error) {
+	if !s.used {
+		s.used = true
+		return s.first, nil
+	}
+	return s.MemoryStore.Load(ctx, id)
+}
+
+func TestTokenSourceEarlyRefreshFailureServesValidToken(t *testing.T) {
+	t.Parallel()
+	dd, c, store, clk := connected(t, ddoauth.Sites()[1])
+	ts := c.TokenSource(store, "tenant-1")
+	first, err := ts.TokenContext(t.Context())
+	require.NoError(t, err)
+	clk.Advance(time.Hour - 30*time.Second) // inside the margin, not expired
+	dd.Fail(ddoauthtest.EndpointToken, ddoauthtest.Fault{Times: -1, Status: 400, Body: `{"error":"invalid_request"}`})
+	tok, err := ts.TokenContext(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, first.AccessToken, tok.AccessToken)
+	clk.Advance(time.Minute) // expired now
+	_, err = ts.TokenContext(t.Context())
+	assert.ErrorIs(t, err, ddoauth.ErrAuthorization)
+}
+
+func TestTokenSourceShortLivedTokens(t *testing.T) {
+	t.Parallel()
+	dd, c, store, clk := connected(t, ddoauth.Sites()[0], func(dd *ddoauthtest.Server) { dd.AccessTokenTTL = 40 * time.Second })
+	ts := c.TokenSource(store, "tenant-1")
+	for range 5 {
+		_, err := ts.TokenContext(t.Context())
+		require.NoError(t, err)
+	}
+	assert.Equal(t, 0, dd.Count(ddoauthtest.EndpointToken), "a 40 s token is not refreshed on every call under a 1 min margin")
+	clk.Advance(25 * time.Second)
+	_, err := ts.TokenContext(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, 1, dd.Count(ddoauthtest.EndpointToken))
+}
+
+func TestMemoryStoreCorruptAndFormatted(t *testing.T) {
+	t.Parallel()
+	_, c, store, _ := connected(t, ddoauth.Sites()[0])
+	conn, err := store.Load(t.Context(), "tenant-1")
+	require.NoError(t, err)
+	require.NoError(t, store.SaveAPIKey(t.Context(), "tenant-1", &ddoauth.APIKey{Key: "0123456789abcdef0123456789abcdef", Last4: "cdef"}))
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s"} {
+		out := fmt.Sprintf(verb, store)
+		assert.NotContains(t, out, conn.Token.AccessToken)
+		assert.NotContains(t, out, conn.Token.RefreshToken)
+		assert.NotContains(t, out, "0123456789abcdef0123456789abcdef")
+	}
+	_, err = c.TokenSource(corruptStore{}, "x").TokenContext(t.Context())
+	assert.ErrorIs(t, err, ddoauth.ErrCorruptConnection)
+}
+
+// corruptStore holds bytes that do not decode, as a damaged row would.
+type corruptStore struct{}
+
+func (corruptStore) Load(ctx context.Context, id string) (*ddoauth.Connection, error) {
+	var conn ddoauth.Connection
+	if err := json.Unmarshal([]byte(`{"site":"datadoghq.com","token":{"access_token":12}}`), &conn); err != nil {
+		return nil, fmt.Errorf("%w: %v", ddoauth.ErrCorruptConnection, err)
+	}
+	return &conn, nil
+}
+func (corruptStore) Save(context.Context, string, *ddoauth.Connection) error { return nil }
+
+func TestRefreshErrorInA200Body(t *testing.T) {
+	t.Parallel()
+	_, c := setup(t, jsonAnswer(200, `{"error":"invalid_grant","error_description":"revoked"}`))
+	conn := &ddoauth.Connection{Site: mustSite(t, "ap2.datadoghq.com"), Token: &oauth2.Token{RefreshToken: "RT-abcdef123456"}}
+	_, err := c.Refresh(t.Context(), conn)
+	require.ErrorIs(t, err, ddoauth.ErrInvalidGrant)
+	var e *ddoauth.Error
+	require.ErrorAs(t, err, &e)
+	assert.Equal(t, http.StatusOK, e.StatusCode)
 }

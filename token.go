@@ -187,6 +187,16 @@ type MemoryStore struct {
 	keys map[string][]byte
 }
 
+// Format prints how many connections and keys s holds, never their secrets.
+func (s *MemoryStore) Format(f fmt.State, verb rune) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	fmt.Fprintf(f, "ddoauth.MemoryStore{connections:%d keys:%d}", len(s.m), len(s.keys))
+}
+
+// LogValue logs what Format prints.
+func (s *MemoryStore) LogValue() slog.Value { return slog.StringValue(fmt.Sprint(s)) }
+
 // LoadAPIKey returns a copy of the API key saved under id, or an error
 // wrapping ErrNotFound.
 func (s *MemoryStore) LoadAPIKey(_ context.Context, id string) (*APIKey, error) {
@@ -229,7 +239,7 @@ func (s *MemoryStore) Load(_ context.Context, id string) (*Connection, error) {
 	}
 	var c Connection
 	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, &Error{Op: "load connection", Err: err}
+		return nil, &Error{Op: "load connection", Err: ErrCorruptConnection, also: []error{err}}
 	}
 	return &c, nil
 }
@@ -328,6 +338,12 @@ func (ts *TokenSource) token(ctx context.Context, rejected string) (*cached, err
 	ts.mu.Unlock()
 	select {
 	case <-call.done:
+		if call.err != nil && !errors.Is(call.err, ErrRevoked) {
+			// A refresh ahead of expiry failed; the token still works.
+			if c := ts.cur.Load(); c != nil && c.tok.AccessToken != rejected && ts.c.now().Before(c.tok.Expiry) {
+				return c, nil
+			}
+		}
 		return call.cur, call.err
 	case <-ctx.Done():
 		return nil, ctx.Err()
@@ -335,7 +351,15 @@ func (ts *TokenSource) token(ctx context.Context, rejected string) (*cached, err
 }
 
 func (ts *TokenSource) usable(t *oauth2.Token, rejected string) bool {
-	return t.AccessToken != "" && t.AccessToken != rejected && ts.c.now().Add(ts.c.refreshMargin).Before(t.Expiry)
+	if t.AccessToken == "" || t.AccessToken == rejected {
+		return false
+	}
+	// A margin as long as the token's life would refresh on every call.
+	margin := ts.c.refreshMargin
+	if half := time.Duration(t.ExpiresIn) * time.Second / 2; t.ExpiresIn > 0 && half < margin {
+		margin = half
+	}
+	return ts.c.now().Add(margin).Before(t.Expiry)
 }
 
 func (ts *TokenSource) run(ctx context.Context, call *refreshCall, rejected string) {
@@ -364,20 +388,30 @@ func (ts *TokenSource) refresh(ctx context.Context, rejected string) (*oauth2.To
 			return next.Token, nil
 		}
 	}
-	conn, err := ts.store.Load(ctx, ts.id)
+	conn, err := ts.load(ctx)
 	if err != nil {
 		return nil, err
-	}
-	if conn.Revoked {
-		return nil, &Error{Op: "refresh", Site: conn.Site.String(), Err: ErrRevoked}
-	}
-	if conn.Site.IsZero() || conn.Token == nil || conn.Token.RefreshToken == "" {
-		return nil, &Error{Op: "load connection", Site: conn.Site.String(), Err: ErrCorruptConnection}
 	}
 	if conn.Token != nil && ts.usable(conn.Token, rejected) {
 		return conn.Token, nil // another process refreshed it
 	}
 	next, err := ts.refreshWithRetry(ctx, conn)
+	if errors.Is(err, ErrInvalidGrant) {
+		// With rotation, another replica may have refreshed meanwhile and
+		// spent the refresh token this one sent: only the stored token
+		// tells a revoked grant from a lost race.
+		latest, lerr := ts.load(ctx)
+		switch {
+		case lerr != nil:
+			return nil, err
+		case latest.Token.RefreshToken != conn.Token.RefreshToken:
+			if ts.usable(latest.Token, rejected) {
+				return latest.Token, nil
+			}
+			conn = latest
+			next, err = ts.refreshWithRetry(ctx, conn)
+		}
+	}
 	if errors.Is(err, ErrInvalidGrant) {
 		conn.Revoked = true
 		if serr := ts.store.Save(ctx, ts.id, conn); serr != nil {
@@ -394,6 +428,24 @@ func (ts *TokenSource) refresh(ctx context.Context, rejected string) (*oauth2.To
 		return nil, &Error{Op: "save connection", Site: next.Site.String(), Err: err}
 	}
 	return next.Token, nil
+}
+
+// load reads the connection and checks it can be refreshed.
+func (ts *TokenSource) load(ctx context.Context) (*Connection, error) {
+	conn, err := ts.store.Load(ctx, ts.id)
+	if err != nil {
+		if _, ok := errors.AsType[*Error](err); ok {
+			return nil, err
+		}
+		return nil, &Error{Op: "load connection", Err: err}
+	}
+	if conn.Revoked {
+		return nil, &Error{Op: "refresh", Site: conn.Site.String(), Err: ErrRevoked}
+	}
+	if conn.Site.IsZero() || conn.Token == nil || conn.Token.RefreshToken == "" {
+		return nil, &Error{Op: "load connection", Site: conn.Site.String(), Err: ErrCorruptConnection}
+	}
+	return conn, nil
 }
 
 func (ts *TokenSource) refreshWithRetry(ctx context.Context, conn *Connection) (*Connection, error) {
@@ -441,9 +493,10 @@ func retryable(err error) bool {
 }
 
 // Client returns an *http.Client whose requests carry the connection's
-// bearer token, over base (nil means http.DefaultTransport). On a 401 it
-// refreshes once, even if the token looked valid, and retries the request
-// once when its body can be replayed.
+// bearer token, over base (nil means http.DefaultTransport). When Datadog
+// refuses the token (a 401, or a 403 for a token within five minutes of
+// expiry: clocks drift) it refreshes once, even if the token looked
+// valid, and retries the request once when its body can be replayed.
 func (ts *TokenSource) Client(base http.RoundTripper) *http.Client {
 	return &http.Client{Transport: &Transport{Source: ts, Base: base}}
 }
@@ -467,7 +520,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	resp, err := t.base().RoundTrip(authorized(req, req.Body, tok))
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
-	if err != nil || resp.StatusCode != http.StatusUnauthorized || !replayable {
+	if err != nil || !replayable || !t.Source.rejected(resp.StatusCode, tok.tok) {
 		return resp, err
 	}
 	body := req.Body
@@ -486,6 +539,19 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	io.Copy(io.Discard, io.LimitReader(resp.Body, 4<<10))
 	resp.Body.Close()
 	return t.base().RoundTrip(authorized(req, body, fresh))
+}
+
+// skew is how far the partner's clock may be from Datadog's.
+const skew = 5 * time.Minute
+
+// rejected reports whether an answer means the token itself was refused:
+// any 401, and a 403 for a token that expires within the clock skew,
+// since Datadog answers an expired token with 403 Forbidden as it does a
+// missing scope. A 403 for any other token is left alone, so a missing
+// scope does not cost a refresh per request.
+func (ts *TokenSource) rejected(status int, tok *oauth2.Token) bool {
+	return status == http.StatusUnauthorized ||
+		status == http.StatusForbidden && ts.c.now().Add(skew).After(tok.Expiry)
 }
 
 func (t *Transport) base() http.RoundTripper {
