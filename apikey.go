@@ -110,9 +110,12 @@ func (c *Client) CreateAPIKey(ctx context.Context, conn *Connection) (*APIKey, e
 	return k, nil
 }
 
-// APIKeyStore keeps the partner's API key of each connection, by the
-// connection's ID. SaveAPIKey must be durable when it returns: the key
-// cannot be read from Datadog again.
+// APIKeyStore keeps the partner's API key of each organization, by an ID
+// the partner chooses. Use one that stays the same when the customer
+// connects the same organization again (tenant and site, say): Datadog
+// creates one key per organization, so a fresh ID per connection would
+// ask for a second key and get ErrAPIKeyExists. SaveAPIKey must be
+// durable when it returns: the key cannot be read from Datadog again.
 type APIKeyStore interface {
 	LoadAPIKey(ctx context.Context, id string) (*APIKey, error) // ErrNotFound when absent
 	SaveAPIKey(ctx context.Context, id string, key *APIKey) error

@@ -211,3 +211,79 @@ func ExampleNewSite() {
 	// https://api.us7.datadoghq.com/oauth2/v1/token <nil>
 	// true
 }
+
+func ExampleClient_TokenSource() {
+	dd := ddoauthtest.NewServer()
+	defer dd.Close()
+	client := newExampleClient(dd)
+	authURL, pending, _ := client.Start(ddoauth.Sites()[2]) // US5
+	conn, err := client.Complete(context.Background(), pending, authorizeInBrowser(dd, authURL))
+	if err != nil {
+		log.Fatal(err)
+	}
+	store := &ddoauth.MemoryStore{} // your database in production
+	if err := store.Save(context.Background(), "customer-42", conn); err != nil {
+		log.Fatal(err)
+	}
+	dd.ResetRequests()
+
+	// One per connection, kept: it caches the token and shares refreshes.
+	ts := client.TokenSource(store, "customer-42")
+	tok, err := ts.TokenContext(context.Background())
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(tok.AccessToken == conn.Token.AccessToken, dd.Count(ddoauthtest.EndpointToken))
+	fmt.Println(store)
+	// Output:
+	// true 0
+	// ddoauth.MemoryStore{connections:1 keys:0}
+}
+
+func ExampleTokenSource_Client() {
+	dd := ddoauthtest.NewServer()
+	defer dd.Close()
+	client := newExampleClient(dd)
+	authURL, pending, _ := client.Start(ddoauth.Sites()[0])
+	conn, err := client.Complete(context.Background(), pending, authorizeInBrowser(dd, authURL))
+	if err != nil {
+		log.Fatal(err)
+	}
+	store := &ddoauth.MemoryStore{}
+	store.Save(context.Background(), "customer-42", conn)
+
+	// Requests carry the bearer token; base is the emulator's transport here.
+	hc := client.TokenSource(store, "customer-42").Client(dd.Client().Transport)
+	resp, err := hc.Get("https://api.datadoghq.com/api/v1/events?start=0&end=1")
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+	fmt.Println(resp.StatusCode)
+	// Output:
+	// 200
+}
+
+func ExampleClient_EnsureAPIKey() {
+	dd := ddoauthtest.NewServer()
+	defer dd.Close()
+	client := newExampleClient(dd)
+	authURL, pending, _ := client.Start(ddoauth.Sites()[4]) // AP1
+	conn, err := client.Complete(context.Background(), pending, authorizeInBrowser(dd, authURL))
+	if err != nil {
+		log.Fatal(err)
+	}
+	store := &ddoauth.MemoryStore{}
+	// Keyed by something stable per organization, so a reconnect finds it.
+	key, err := client.EnsureAPIKey(context.Background(), conn, store, "customer-42/ap1")
+	var notSaved *ddoauth.APIKeyNotSavedError
+	if errors.As(err, &notSaved) {
+		key = notSaved.Key() // save it elsewhere now: Datadog shows it once
+	} else if err != nil {
+		log.Fatal(err)
+	}
+	again, _ := client.EnsureAPIKey(context.Background(), conn, store, "customer-42/ap1")
+	fmt.Println(key.Key == again.Key, dd.Count(ddoauthtest.EndpointAPIKey))
+	// Output:
+	// true 1
+}

@@ -124,7 +124,9 @@ func (c *Client) Refresh(ctx context.Context, conn *Connection) (*Connection, er
 // any 2xx is success. Anything else, a 503 in particular, fails with an
 // error wrapping [ErrNotRevoked] and the cause ([ErrServer], a network
 // error, ...): the token must be presumed valid and the call retried.
-// Revoke does not retry by itself.
+// Revoke does not retry by itself. Pass the stored connection, read
+// last: with rotating refresh tokens an older copy's refresh token is
+// already dead, and revoking it succeeds without ending the grant.
 func (c *Client) Revoke(ctx context.Context, conn *Connection) error {
 	if conn == nil || conn.Token == nil || conn.Token.AccessToken == "" && conn.Token.RefreshToken == "" {
 		return &Error{Op: "revoke", Err: ErrNotRevoked, Description: "the connection has no token"}
