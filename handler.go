@@ -36,6 +36,13 @@ const maxCookieTTL = 10 * time.Minute
 
 // HandlerConfig configures the handlers [Client.Handlers] makes.
 // CookieKeys and OnConnect are required.
+//
+// Each pending authorization costs the user's browser one cookie of about
+// 560 bytes at most (less with a short redirect URL), for at most ten
+// minutes. The cookie is scoped to the callback path, so onboarding
+// neither sees nor evicts the cookies of earlier authorizations: a user
+// who starts many within ten minutes holds one each, until the callback
+// clears it or it expires.
 type HandlerConfig struct {
 	// CookieKeys are AES-256 keys, 32 random bytes each, that seal the
 	// pending authorization (state, PKCE verifier, site) in a cookie
@@ -45,12 +52,22 @@ type HandlerConfig struct {
 	CookieKeys [][]byte
 
 	// OnConnect receives each new connection with the callback request,
-	// whose context and cookies (the partner's own session) tell whose
-	// connection it is. It should store the connection, and create the
-	// API key, before it returns. If it fails, the callback revokes the
-	// new grant, so that no grant is left the partner does not know
-	// about, and renders a failure page: the status and hint of an *Error,
-	// or 500.
+	// whose context values and cookies (the partner's own session) tell
+	// whose connection it is. It should store the connection, and create
+	// the API key, before it returns. The request's context is not
+	// cancelled when the browser goes away (the user closes the tab), so
+	// that a key Datadog has created is not lost to a cancelled save; it
+	// has no deadline either, so bound slow calls of your own.
+	//
+	// If it fails, the callback revokes the new grant, so that no grant is
+	// left the partner does not know about, and renders a failure page:
+	// the status and hint of an *Error, or 500. One error is the
+	// exception: after EnsureAPIKey created a key, return its error as is;
+	// the grant is kept. An error that is (errors.As) an
+	// [*APIKeyNotSavedError] means the key exists at Datadog and is
+	// carried in the error: revoking would strand it. The callback passes
+	// that error to OnError, which should save its Key somewhere, and
+	// renders a 500 page.
 	OnConnect func(r *http.Request, conn *Connection) error
 
 	// SitePicker makes onboarding show a page listing Datadog's sites when
@@ -66,7 +83,11 @@ type HandlerConfig struct {
 	UsedStates UsedStates
 
 	// OnError, if set, is called with each error a handler answers with a
-	// failure page, to log it. The error holds no secret.
+	// failure page, to log it. The error holds no secret, except the API
+	// key an [*APIKeyNotSavedError] from OnConnect carries (its Error and
+	// Format show the last four characters only): save e.Key() from here.
+	// For OnConnect's errors, r is the request OnConnect received, whose
+	// context outlives the browser.
 	OnError func(r *http.Request, err error)
 }
 
@@ -178,7 +199,8 @@ func (h *Handlers) Onboarding() http.Handler { return http.HandlerFunc(h.onboard
 // Datadog refused ([ErrInvalidGrant]) and other authorize errors; 403 for
 // [ErrAccessDenied]; 409 for [ErrAPIKeyExists] from OnConnect. Failures
 // of the partner's side ([ErrInvalidClient], [ErrRedirectURIMismatch],
-// [ErrForbidden], OnConnect) are 500; of Datadog's or the network, 502.
+// [ErrForbidden], OnConnect, an [*APIKeyNotSavedError] from OnConnect,
+// whose grant is kept) are 500; of Datadog's or the network, 502.
 func (h *Handlers) Callback() http.Handler { return http.HandlerFunc(h.callback) }
 
 func (h *Handlers) onboarding(w http.ResponseWriter, r *http.Request) {
@@ -262,12 +284,20 @@ func (h *Handlers) callback(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	if err := h.cfg.OnConnect(r, conn); err != nil {
-		h.fail(w, r, err)
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), defaultTimeout)
+	// The partner's work must not stop with the browser: once Datadog has
+	// created the API key, a cancelled save would lose it.
+	cr := r.WithContext(context.WithoutCancel(r.Context()))
+	if err := h.cfg.OnConnect(cr, conn); err != nil {
+		h.fail(w, cr, err)
+		if _, ok := errors.AsType[*APIKeyNotSavedError](err); ok {
+			// The key exists and only the error holds it; a revoked grant
+			// would leave the partner a key for a connection it lost.
+			return
+		}
+		ctx, cancel := context.WithTimeout(cr.Context(), defaultTimeout)
 		defer cancel()
 		if rerr := h.c.Revoke(ctx, conn); rerr != nil && h.cfg.OnError != nil {
-			h.cfg.OnError(r, rerr)
+			h.cfg.OnError(cr, rerr)
 		}
 		return
 	}
@@ -359,6 +389,12 @@ func failure(err error) (int, string) {
 	code := ""
 	if e, ok := errors.AsType[*Error](err); ok {
 		code = e.Code
+	}
+	if _, ok := errors.AsType[*APIKeyNotSavedError](err); ok {
+		// Whatever the store said: a new try would meet ErrAPIKeyExists
+		// unless the partner kept the key.
+		return http.StatusInternalServerError, "Datadog is connected, but the integration could not save its API key. " +
+			"Contact the integration's support before you connect again."
 	}
 	switch {
 	case errors.Is(err, ErrAccessDenied):

@@ -14,12 +14,15 @@
 // the tool plays the user approving the consent page itself. With
 // DD_CLIENT_ID, DD_CLIENT_SECRET and DD_REDIRECT_URL (http on a loopback
 // address with a port, such as http://127.0.0.1:8765/callback, registered
-// on the OAuth client) it talks to real Datadog and waits for you to open
-// the URL.
+// on the OAuth client and sent exactly as written) it talks to real
+// Datadog and waits for you to open the URL. Only the callback that
+// carries the authorization's state completes it; other requests to the
+// callback path get 400.
 package main
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"flag"
 	"fmt"
@@ -59,12 +62,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	if live {
 		redirect = getenv("DD_REDIRECT_URL")
 	}
-	ln, path, err := listen(redirect, !live)
+	ln, redirect, path, err := listen(redirect, !live)
 	if err != nil {
 		return nil, err
 	}
 	defer ln.Close()
-	redirect = "http://" + ln.Addr().String() + path
 
 	var dd *ddoauthtest.Server
 	cfg := ddoauth.Config{ClientID: getenv("DD_CLIENT_ID"), ClientSecret: getenv("DD_CLIENT_SECRET"), RedirectURL: redirect}
@@ -97,13 +99,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Referrer-Policy", "no-referrer")
 		w.Header().Set("Cache-Control", "no-store")
-		if !r.URL.Query().Has("state") {
+		q := r.URL.Query()
+		if !q.Has("state") {
 			http.NotFound(w, r) // a favicon or a stray request, not the callback
+			return
+		}
+		// Only the callback of this authorization may spend the one try:
+		// any page or local program can send a request here.
+		if subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(pending.State)) != 1 {
+			http.Error(w, "This is not the callback of the authorization this tool started.", http.StatusBadRequest)
 			return
 		}
 		var conn *ddoauth.Connection
 		err := errors.New("this authorization was already completed")
-		once.Do(func() { conn, err = client.Complete(r.Context(), pending, r.URL.Query()) })
+		once.Do(func() { conn, err = client.Complete(r.Context(), pending, q) })
 		if err != nil {
 			http.Error(w, "Authorization failed; see the terminal.", http.StatusBadRequest)
 		} else {
@@ -148,25 +157,34 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	return res.conn, nil
 }
 
-// listen opens the redirect URL's loopback port. Port 0 is allowed only
-// when the URL is not registered anywhere yet (the emulator).
-func listen(redirect string, anyPort bool) (net.Listener, string, error) {
+// listen opens the redirect URL's loopback port and returns the redirect
+// URL to send, which is the one given: Datadog compares it with the
+// registered one character by character, so localhost stays localhost.
+// Only port 0, allowed when the URL is not registered anywhere yet (the
+// emulator), is replaced by the port the system picked.
+func listen(redirect string, anyPort bool) (ln net.Listener, sent, path string, err error) {
 	u, err := url.Parse(redirect)
 	if err != nil || u.Scheme != "http" || u.Port() == "" || (u.Port() == "0" && !anyPort) {
-		return nil, "", errors.New("the redirect URL must be http on a loopback address with a port, such as http://127.0.0.1:8765/callback")
+		return nil, "", "", errors.New("the redirect URL must be http on a loopback address with a port, such as http://127.0.0.1:8765/callback")
 	}
 	if ip := net.ParseIP(u.Hostname()); u.Hostname() != "localhost" && (ip == nil || !ip.IsLoopback()) {
-		return nil, "", errors.New("the redirect URL must be on a loopback address")
+		return nil, "", "", errors.New("the redirect URL must be on a loopback address")
 	}
-	ln, err := net.Listen("tcp", u.Host)
+	ln, err = net.Listen("tcp", u.Host)
 	if err != nil {
-		return nil, "", err
+		return nil, "", "", err
 	}
-	path := u.EscapedPath()
+	sent = redirect
+	if u.Port() == "0" {
+		_, port, _ := net.SplitHostPort(ln.Addr().String())
+		u.Host = net.JoinHostPort(u.Hostname(), port)
+		sent = u.String()
+	}
+	path = u.EscapedPath()
 	if path == "" {
 		path = "/"
 	}
-	return ln, path, nil
+	return ln, sent, path, nil
 }
 
 // resolve reads -site: a site name first, then any form ResolveSite takes.

@@ -3,6 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -66,4 +71,94 @@ func TestRunRejects(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRunKeepsRedirectURL: the redirect URL is sent as given, localhost
+// included; only port 0 becomes the port picked.
+func TestRunKeepsRedirectURL(t *testing.T) {
+	t.Parallel()
+	var out bytes.Buffer
+	_, err := run(context.Background(), []string{"-site", "eu1", "-redirect", "http://localhost:0/callback"},
+		func(string) string { return "" }, &out)
+	require.NoError(t, err, out.String())
+	sent := authorizeParam(t, out.String(), "redirect_uri")
+	assert.True(t, strings.HasPrefix(sent, "http://localhost:"), sent)
+	assert.True(t, strings.HasSuffix(sent, "/callback"), sent)
+	assert.NotEqual(t, "http://localhost:0/callback", sent)
+	assert.Contains(t, out.String(), "Waiting for the callback on "+sent+"\n")
+}
+
+func TestListenKeepsRedirectURL(t *testing.T) {
+	t.Parallel()
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	_, port, _ := net.SplitHostPort(free.Addr().String())
+	require.NoError(t, free.Close())
+
+	for _, redirect := range []string{"http://localhost:" + port + "/callback", "http://127.0.0.1:" + port + "/cb/../x?y"} {
+		ln, sent, _, err := listen(redirect, false)
+		require.NoError(t, err)
+		assert.Equal(t, redirect, sent, "registered URLs are sent as they are")
+		require.NoError(t, ln.Close())
+	}
+	ln, sent, path, err := listen("http://[::1]:0/cb", true)
+	if err == nil { // a machine without IPv6 cannot listen there
+		_, port, _ = net.SplitHostPort(ln.Addr().String())
+		assert.Equal(t, "http://[::1]:"+port+"/cb", sent)
+		assert.Equal(t, "/cb", path)
+		require.NoError(t, ln.Close())
+	}
+}
+
+// strayFirst is the terminal: when run says it waits for the callback, it
+// sends stray requests to the callback first, as another page or program
+// could, and records their statuses.
+type strayFirst struct {
+	t        *testing.T
+	mu       sync.Mutex
+	buf      bytes.Buffer
+	statuses []int
+}
+
+func (w *strayFirst) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if rest, ok := strings.CutPrefix(string(p), "Waiting for the callback on "); ok {
+		cb := strings.TrimSpace(rest)
+		for _, q := range []string{"?state=guess&code=c", "?state=&code=c", "?code=c", "?state=guess&error=access_denied"} {
+			resp, err := http.Get(cb + q)
+			if assert.NoError(w.t, err) {
+				resp.Body.Close()
+				w.statuses = append(w.statuses, resp.StatusCode)
+			}
+		}
+	}
+	return w.buf.Write(p)
+}
+
+// TestRunIgnoresStrayCallbacks: requests to the callback that do not
+// carry the authorization's state get 400 (404 without a state) and leave
+// the one try to the real callback.
+func TestRunIgnoresStrayCallbacks(t *testing.T) {
+	t.Parallel()
+	w := &strayFirst{t: t}
+	conn, err := run(context.Background(), []string{"-site", "us5"}, func(string) string { return "" }, w)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	require.NoError(t, err, w.buf.String())
+	assert.Equal(t, "US5", conn.Site.Name())
+	assert.Equal(t, []int{http.StatusBadRequest, http.StatusBadRequest, http.StatusNotFound, http.StatusBadRequest}, w.statuses)
+}
+
+func authorizeParam(t *testing.T, out, name string) string {
+	t.Helper()
+	for line := range strings.Lines(out) {
+		if strings.HasPrefix(line, "https://") {
+			u, err := url.Parse(strings.TrimSpace(line))
+			require.NoError(t, err)
+			return u.Query().Get(name)
+		}
+	}
+	require.Fail(t, "no authorize URL in", out)
+	return ""
 }

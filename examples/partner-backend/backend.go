@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -22,7 +23,8 @@ import (
 const sessionCookie = "session"
 
 // backend is the partner's server. Users, sessions and connections live in
-// memory; the tokens and API keys in a ddoauth.MemoryStore, by connection ID.
+// memory; the tokens in a ddoauth.MemoryStore, by connection ID; the API
+// keys in keys, by organization (see apiKeyID).
 type backend struct {
 	origin   string
 	client   *ddoauth.Client
@@ -30,6 +32,8 @@ type backend struct {
 	dd       *ddoauthtest.Server // nil against real Datadog
 	mux      *http.ServeMux
 	store    ddoauth.MemoryStore
+	keys     *keyStore
+	logs     io.Writer
 
 	mu       sync.Mutex
 	sessions map[string]string  // session ID -> user
@@ -140,8 +144,17 @@ func (b *backend) signOut(w http.ResponseWriter, r *http.Request) {
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 
+// apiKeyID names the API key of an organization. Datadog creates one key
+// per organization and shows it once, so the key must be found again when
+// the organization reconnects: a new connection ID each time would ask
+// Datadog again and meet ErrAPIKeyExists. The example knows the
+// organization by its user and site; a real backend uses its own tenant,
+// the account that owns the Datadog organization.
+func apiKeyID(user string, site ddoauth.Site) string { return user + "/" + site.Domain() }
+
 // onConnect stores a new connection for the signed-in user and gets the
-// organization's API key, which Datadog shows once.
+// organization's API key, which Datadog shows once. The handler calls it
+// on a context the browser cannot cancel.
 func (b *backend) onConnect(r *http.Request, conn *ddoauth.Connection) error {
 	user := b.user(r)
 	if user == "" {
@@ -152,7 +165,16 @@ func (b *backend) onConnect(r *http.Request, conn *ddoauth.Connection) error {
 	if err := b.store.Save(r.Context(), rec.ID, conn); err != nil {
 		return err
 	}
-	key, err := b.client.EnsureAPIKey(r.Context(), conn, &b.store, rec.ID)
+	keyID := apiKeyID(user, conn.Site)
+	key, err := b.client.EnsureAPIKey(r.Context(), conn, b.keys, keyID)
+	if notSaved, ok := errors.AsType[*ddoauth.APIKeyNotSavedError](err); ok {
+		// Datadog created the key and will not show it again: keep it,
+		// and the connection, rather than lose it with the grant.
+		key, err = notSaved.Key(), nil
+		b.keys.keep(keyID, key)
+		fmt.Fprintf(b.logs, "partner-backend: API key ...%s of %s kept in the fallback store: %v\n", key.Last4, keyID, notSaved.Err)
+		rec.Note = "the API key is in the fallback store: move it to the key store"
+	}
 	switch {
 	case err == nil:
 		rec.Last4 = key.Last4
@@ -231,7 +253,7 @@ func (b *backend) disconnect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	conn, err := b.store.Load(r.Context(), id)
-	if err == nil {
+	if err == nil && !conn.Revoked { // revoked already: a second click, or by the customer
 		err = b.client.Revoke(r.Context(), conn)
 	}
 	if err != nil {
@@ -242,8 +264,13 @@ func (b *backend) disconnect(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadGateway, body)
 		return
 	}
-	// Forget the tokens; the record stays, to show the disconnection.
-	b.store.Save(r.Context(), id, &ddoauth.Connection{Site: conn.Site, Scopes: conn.Scopes, Created: conn.Created}) //nolint:errcheck
+	// Forget the tokens; the record stays, to show the disconnection, and
+	// Revoked makes a TokenSource answer ErrRevoked instead of trying.
+	gone := &ddoauth.Connection{Site: conn.Site, Scopes: conn.Scopes, Created: conn.Created, Revoked: true}
+	if err := b.store.Save(r.Context(), id, gone); err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		return
+	}
 	b.mu.Lock()
 	rec.Status = "disconnected"
 	out := *rec

@@ -6,8 +6,10 @@
 #   ./examples/partner-backend/connect.sh [site]     # default https://app.datadoghq.eu
 #
 # BASE is the backend's origin (default http://127.0.0.1:8080), USER_NAME
-# the stub user (default alice). DISCONNECT=1 then disconnects every
-# connection of the user, which revokes its grant at Datadog.
+# the stub user (default alice). Run twice for one site, the second
+# connection shows the API key the first saved: Datadog creates one per
+# organization. DISCONNECT=1 then disconnects every connection of the
+# user, which revokes its grant at Datadog (once: again is a no-op).
 set -euo pipefail
 
 BASE=${BASE:-http://127.0.0.1:8080}

@@ -9,6 +9,10 @@
 //	GET  /connections                     the signed-in user's connections, as JSON
 //	POST /connections/{id}/disconnect     revokes the grant at Datadog
 //
+// The API key Datadog creates for an organization is saved by user and
+// site, so that a reconnection finds it; a key the store fails to save is
+// kept in a fallback and logged by its last four characters.
+//
 // It listens on ADDR (default 127.0.0.1:8080). With no other configuration
 // Datadog is ddoauthtest's in-process emulator, and its authorize and
 // consent pages are served to the browser under /_datadog/<host>/, since a
@@ -85,7 +89,8 @@ func newBackend(origin string, getenv func(string) string) (*backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &backend{origin: origin, sessions: map[string]string{}, conns: map[string]*record{}}
+	b := &backend{origin: origin, sessions: map[string]string{}, conns: map[string]*record{}, logs: os.Stderr}
+	b.keys = &keyStore{primary: &b.store}
 	if id := getenv("DD_CLIENT_ID"); id != "" {
 		b.client, err = ddoauth.New(ddoauth.Config{
 			ClientID:     id,

@@ -112,7 +112,7 @@ func TestConnectWithCookieJar(t *testing.T) {
 	id := got["id"].(string)
 	conn, err := b.store.Load(context.Background(), id)
 	require.NoError(t, err)
-	apiKey, err := b.store.LoadAPIKey(context.Background(), id)
+	apiKey, err := b.store.LoadAPIKey(context.Background(), "alice/datadoghq.eu")
 	require.NoError(t, err)
 	for _, secret := range []string{conn.Token.AccessToken, conn.Token.RefreshToken, apiKey.Key} {
 		assert.NotContains(t, raw, secret)
@@ -124,6 +124,68 @@ func TestConnectWithCookieJar(t *testing.T) {
 	assert.Equal(t, 2, b.dd.Count(ddoauthtest.EndpointRevoke))
 	_, err = b.client.Refresh(context.Background(), conn)
 	assert.ErrorIs(t, err, ddoauth.ErrInvalidGrant, "the grant is revoked at Datadog")
+	list, _ = connections(t, c, origin)
+	assert.Equal(t, "disconnected", list[0]["status"])
+}
+
+// connect signs c in as user, if it is not, and connects site.
+func connect(t *testing.T, c *http.Client, origin, user, site string) {
+	t.Helper()
+	require.Equal(t, http.StatusOK, do(t, c, http.MethodPost, origin+"/signin", url.Values{"user": {user}}).status)
+	p := do(t, c, http.MethodGet, origin+"/oauth/datadog/onboarding?site="+url.QueryEscape(site), nil)
+	require.Equal(t, http.StatusOK, p.status, p.body)
+	require.Contains(t, p.body, "You may now close this tab")
+}
+
+// TestReconnectKeepsAPIKey connects one organization twice: the second
+// connection finds the API key saved by the first instead of asking
+// Datadog, which would refuse a second key.
+func TestReconnectKeepsAPIKey(t *testing.T) {
+	t.Parallel()
+	b, origin := start(t, map[string]string{"DDOAUTH_AUTOCONSENT": "1"})
+	for range 2 {
+		connect(t, userAgent(t), origin, "alice", "https://app.datadoghq.eu")
+	}
+	c := userAgent(t)
+	connect(t, c, origin, "alice", "https://us5.datadoghq.com")
+	eu, ok := b.dd.APIKey("eu1-org")
+	require.True(t, ok)
+	us5, ok := b.dd.APIKey("us5-org")
+	require.True(t, ok)
+
+	list, _ := connections(t, c, origin)
+	require.Len(t, list, 3)
+	for i, want := range []string{eu.Last4, eu.Last4, us5.Last4} {
+		assert.Equal(t, "connected", list[i]["status"], i)
+		assert.Equal(t, want, list[i]["api_key_last4"], i)
+	}
+	assert.Equal(t, 2, b.dd.Count(ddoauthtest.EndpointAPIKey), "Datadog asked once per organization")
+}
+
+// TestDisconnectTwice: a disconnected connection is saved revoked, so its
+// token source answers ErrRevoked, and disconnecting it again is not an
+// error and does not reach Datadog.
+func TestDisconnectTwice(t *testing.T) {
+	t.Parallel()
+	b, origin := start(t, map[string]string{"DDOAUTH_AUTOCONSENT": "1"})
+	c := userAgent(t)
+	connect(t, c, origin, "alice", "https://app.datadoghq.eu")
+	list, _ := connections(t, c, origin)
+	require.Len(t, list, 1)
+	id := list[0]["id"].(string)
+
+	for range 2 {
+		p := do(t, c, http.MethodPost, origin+"/connections/"+id+"/disconnect", url.Values{})
+		require.Equal(t, http.StatusOK, p.status, p.body)
+		assert.Contains(t, p.body, `"status": "disconnected"`)
+	}
+	assert.Equal(t, 2, b.dd.Count(ddoauthtest.EndpointRevoke), "revoked once: refresh and access token")
+	conn, err := b.store.Load(context.Background(), id)
+	require.NoError(t, err)
+	assert.True(t, conn.Revoked)
+	assert.Nil(t, conn.Token)
+	_, err = b.client.TokenSource(&b.store, id).TokenContext(context.Background())
+	assert.ErrorIs(t, err, ddoauth.ErrRevoked)
 	list, _ = connections(t, c, origin)
 	assert.Equal(t, "disconnected", list[0]["status"])
 }
@@ -226,6 +288,42 @@ func TestConnectScript(t *testing.T) {
 	assert.Contains(t, string(out), `"status": "connected"`)
 	assert.Contains(t, string(out), `"status": "disconnected"`)
 	assert.Equal(t, 2, b.dd.Count(ddoauthtest.EndpointRevoke))
+}
+
+// TestConnectScriptTwice runs connect.sh twice for one site: the second
+// connection shows the organization's API key too. Then twice with
+// DISCONNECT=1, which disconnects every connection of the user: the
+// second time, the first three again, and no disconnect fails.
+func TestConnectScriptTwice(t *testing.T) {
+	t.Parallel()
+	for _, tool := range []string{"bash", "curl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skip(tool + " is not installed")
+		}
+	}
+	b, origin := start(t, map[string]string{"DDOAUTH_AUTOCONSENT": "1"})
+	script := func(env ...string) string {
+		cmd := exec.Command("bash", "connect.sh", "https://us3.datadoghq.com")
+		cmd.Env = append(cmd.Environ(), append(env, "BASE="+origin)...)
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, string(out))
+		return string(out)
+	}
+	script()
+	second := script()
+	key, ok := b.dd.APIKey("us3-org")
+	require.True(t, ok)
+	assert.Equal(t, 2, strings.Count(second, `"api_key_last4": "`+key.Last4+`"`), second)
+	assert.NotContains(t, second, "connected_without_api_key")
+
+	script("DISCONNECT=1")
+	fourth := script("DISCONNECT=1")
+	assert.Equal(t, 4, strings.Count(fourth, "== POST /connections/"), fourth)
+	_, disconnects, _ := strings.Cut(fourth, "== POST")
+	assert.Equal(t, 4, strings.Count(disconnects, `"status": "disconnected"`), fourth)
+	assert.Equal(t, 8, strings.Count(fourth, `"api_key_last4": "`+key.Last4+`"`), "listed and disconnected: "+fourth)
+	assert.Equal(t, 1, b.dd.Count(ddoauthtest.EndpointAPIKey))
+	assert.Equal(t, 8, b.dd.Count(ddoauthtest.EndpointRevoke), "each grant revoked once")
 }
 
 func TestRealDatadogConfig(t *testing.T) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"net"
@@ -52,33 +53,9 @@ func runLive(ctx context.Context) error {
 	fmt.Println("Open this URL in a browser signed in to Datadog:")
 	fmt.Println(authURL)
 
-	type result struct {
-		conn *ddoauth.Connection
-		err  error
-	}
 	done := make(chan result, 1)
-	var once sync.Once
 	mux := http.NewServeMux()
-	mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Referrer-Policy", "no-referrer")
-		w.Header().Set("Cache-Control", "no-store")
-		if !r.URL.Query().Has("state") {
-			http.NotFound(w, r) // a favicon or a stray request, not the callback
-			return
-		}
-		var conn *ddoauth.Connection
-		err := errors.New("this authorization was already completed")
-		once.Do(func() { conn, err = client.Complete(r.Context(), pending, r.URL.Query()) })
-		if err != nil {
-			http.Error(w, "Authorization failed; see the terminal.", http.StatusBadRequest)
-		} else {
-			fmt.Fprintln(w, "Connected. You may now close this tab.")
-		}
-		select {
-		case done <- result{conn, err}:
-		default:
-		}
-	})
+	mux.Handle(path, callback(client, pending, done))
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln)
 	defer srv.Close()
@@ -103,4 +80,42 @@ func runLive(ctx context.Context) error {
 	}
 	fmt.Println("revoked: the grant is gone; run again to connect anew")
 	return nil
+}
+
+type result struct {
+	conn *ddoauth.Connection
+	err  error
+}
+
+// callback serves the loopback redirect URI: the first request carrying
+// pending's state completes the authorization and sends the result on
+// done. Other requests, which any page or local program can send, get
+// 404 without a state and 400 with another, and leave that one try alone.
+func callback(client *ddoauth.Client, pending *ddoauth.Pending, done chan<- result) http.Handler {
+	var once sync.Once
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		w.Header().Set("Cache-Control", "no-store")
+		q := r.URL.Query()
+		if !q.Has("state") {
+			http.NotFound(w, r) // a favicon or a stray request, not the callback
+			return
+		}
+		if subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(pending.State)) != 1 {
+			http.Error(w, "This is not the callback of the authorization the quickstart started.", http.StatusBadRequest)
+			return
+		}
+		var conn *ddoauth.Connection
+		err := errors.New("this authorization was already completed")
+		once.Do(func() { conn, err = client.Complete(r.Context(), pending, q) })
+		if err != nil {
+			http.Error(w, "Authorization failed; see the terminal.", http.StatusBadRequest)
+		} else {
+			fmt.Fprintln(w, "Connected. You may now close this tab.")
+		}
+		select {
+		case done <- result{conn, err}:
+		default:
+		}
+	})
 }

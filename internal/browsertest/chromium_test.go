@@ -38,6 +38,25 @@ func spki(der []byte) string {
 	return base64.StdEncoding.EncodeToString(sum[:])
 }
 
+// needChromium reports whether Chromium is at path. When it is not, it
+// skips t, or fails it if DDOAUTH_REQUIRE_BROWSER=1: CI sets that once
+// `make chromium` succeeded, so that a browser test that stops running is
+// noticed.
+func needChromium(t testing.TB, path string, getenv func(string) string) bool {
+	t.Helper()
+	_, err := os.Stat(path)
+	if err == nil {
+		return true
+	}
+	msg := "Chromium is not installed at " + path + ": " + err.Error() + "; `make chromium` installs it"
+	if getenv("DDOAUTH_REQUIRE_BROWSER") == "1" {
+		t.Fatal(msg + " (DDOAUTH_REQUIRE_BROWSER=1)")
+	} else {
+		t.Skip(msg)
+	}
+	return false
+}
+
 // TestChromium runs onboarding → the emulator's consent page → callback
 // in headless Chromium, on Datadog's real host names, and reads the
 // pending cookie's attributes from the browser's own cookie store.
@@ -52,8 +71,8 @@ func spki(der []byte) string {
 // certificate error still fails. Both flags apply to this test's browser
 // alone, which runs with a fresh profile.
 func TestChromium(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		t.Skip("Chromium is not installed at " + chromiumPath + "; `make chromium` installs it")
+	if !needChromium(t, chromiumPath, os.Getenv) {
+		return
 	}
 	t.Parallel()
 
