@@ -21,6 +21,20 @@ func authorizeInBrowser(dd *ddoauthtest.Server, authURL string) url.Values {
 	return callback.Query()
 }
 
+// connect runs the authorization at site on the emulator, as the
+// Complete example shows step by step.
+func connect(dd *ddoauthtest.Server, client *ddoauth.Client, site ddoauth.Site) *ddoauth.Connection {
+	authURL, pending, err := client.Start(site)
+	if err != nil {
+		log.Fatal(err)
+	}
+	conn, err := client.Complete(context.Background(), pending, authorizeInBrowser(dd, authURL))
+	if err != nil {
+		log.Fatal(err)
+	}
+	return conn
+}
+
 // newExampleClient returns a Client registered with the emulator.
 func newExampleClient(dd *ddoauthtest.Server) *ddoauth.Client {
 	const redirect = "https://partner.example/oauth/datadog/callback"
@@ -114,11 +128,7 @@ func ExampleClient_CreateAPIKey() {
 	defer dd.Close()
 	client := newExampleClient(dd)
 
-	authURL, pending, _ := client.Start(ddoauth.Sites()[3]) // EU1
-	conn, err := client.Complete(context.Background(), pending, authorizeInBrowser(dd, authURL))
-	if err != nil {
-		log.Fatal(err)
-	}
+	conn := connect(dd, client, ddoauth.Sites()[3]) // EU1
 	key, err := client.CreateAPIKey(context.Background(), conn)
 	if err != nil {
 		log.Fatal(err)
@@ -138,11 +148,7 @@ func ExampleClient_Refresh() {
 	defer dd.Close()
 	client := newExampleClient(dd)
 
-	authURL, pending, _ := client.Start(ddoauth.Site{}) // the user picks a region on US1
-	conn, err := client.Complete(context.Background(), pending, authorizeInBrowser(dd, authURL))
-	if err != nil {
-		log.Fatal(err)
-	}
+	conn := connect(dd, client, ddoauth.Site{}) // the user picks a region on US1
 	next, err := client.Refresh(context.Background(), conn)
 	if err != nil {
 		log.Fatal(err)
@@ -165,11 +171,7 @@ func ExampleClient_Revoke() {
 	defer dd.Close()
 	client := newExampleClient(dd)
 
-	authURL, pending, _ := client.Start(ddoauth.Sites()[6]) // UK1
-	conn, err := client.Complete(context.Background(), pending, authorizeInBrowser(dd, authURL))
-	if err != nil {
-		log.Fatal(err)
-	}
+	conn := connect(dd, client, ddoauth.Sites()[6]) // UK1
 	fmt.Println(client.Revoke(context.Background(), conn))
 	fmt.Println(dd.Count(ddoauthtest.EndpointRevoke))
 	// Output:
@@ -216,11 +218,8 @@ func ExampleClient_TokenSource() {
 	dd := ddoauthtest.NewServer()
 	defer dd.Close()
 	client := newExampleClient(dd)
-	authURL, pending, _ := client.Start(ddoauth.Sites()[2]) // US5
-	conn, err := client.Complete(context.Background(), pending, authorizeInBrowser(dd, authURL))
-	if err != nil {
-		log.Fatal(err)
-	}
+	conn := connect(dd, client, ddoauth.Sites()[2]) // US5
+
 	store := &ddoauth.MemoryStore{} // your database in production
 	if err := store.Save(context.Background(), "customer-42", conn); err != nil {
 		log.Fatal(err)
@@ -244,11 +243,7 @@ func ExampleTokenSource_Client() {
 	dd := ddoauthtest.NewServer()
 	defer dd.Close()
 	client := newExampleClient(dd)
-	authURL, pending, _ := client.Start(ddoauth.Sites()[0])
-	conn, err := client.Complete(context.Background(), pending, authorizeInBrowser(dd, authURL))
-	if err != nil {
-		log.Fatal(err)
-	}
+	conn := connect(dd, client, ddoauth.Sites()[0])
 	store := &ddoauth.MemoryStore{}
 	store.Save(context.Background(), "customer-42", conn)
 
@@ -268,11 +263,7 @@ func ExampleClient_EnsureAPIKey() {
 	dd := ddoauthtest.NewServer()
 	defer dd.Close()
 	client := newExampleClient(dd)
-	authURL, pending, _ := client.Start(ddoauth.Sites()[4]) // AP1
-	conn, err := client.Complete(context.Background(), pending, authorizeInBrowser(dd, authURL))
-	if err != nil {
-		log.Fatal(err)
-	}
+	conn := connect(dd, client, ddoauth.Sites()[4]) // AP1
 	store := &ddoauth.MemoryStore{}
 	// Keyed by something stable per organization, so a reconnect finds it.
 	key, err := client.EnsureAPIKey(context.Background(), conn, store, "customer-42/ap1")

@@ -26,19 +26,7 @@ import (
 func inMemory(t *testing.T, site ddoauth.Site) (*ddoauthtest.Server, *ddoauth.Client, *ddoauth.MemoryStore) {
 	t.Helper()
 	dd := ddoauthtest.NewUnstartedServer()
-	oc := dd.NewClient(testRedirect)
-	c, err := ddoauth.New(ddoauth.Config{ClientID: oc.ID, ClientSecret: oc.Secret, RedirectURL: testRedirect,
-		HTTPClient: &http.Client{Transport: dd.Transport()}})
-	require.NoError(t, err)
-	authURL, p, err := c.Start(site)
-	require.NoError(t, err)
-	cb, err := dd.Approve(t.Context(), authURL)
-	require.NoError(t, err)
-	conn, err := c.Complete(t.Context(), p, cb.Query())
-	require.NoError(t, err)
-	store := &ddoauth.MemoryStore{}
-	require.NoError(t, store.Save(t.Context(), "tenant-1", conn))
-	dd.ResetRequests()
+	c, store := authorizeAndStore(t, dd, site, &http.Client{Transport: dd.Transport()}, nil)
 	return dd, c, store
 }
 

@@ -3,6 +3,7 @@ package ddoauth_test
 import (
 	"context"
 	"errors"
+	"net/http"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -37,9 +38,18 @@ func connected(t *testing.T, site ddoauth.Site, mod ...func(*ddoauthtest.Server)
 	for _, m := range mod {
 		m(dd)
 	}
+	c, store := authorizeAndStore(t, dd, site, dd.Client(), clk.Now)
+	return dd, c, store, clk
+}
+
+// authorizeAndStore registers a client with dd, runs the authorization at
+// site through hc, saves the connection under "tenant-1" and clears dd's
+// request log.
+func authorizeAndStore(t *testing.T, dd *ddoauthtest.Server, site ddoauth.Site, hc *http.Client, now func() time.Time) (*ddoauth.Client, *ddoauth.MemoryStore) {
+	t.Helper()
 	oc := dd.NewClient(testRedirect)
 	c, err := ddoauth.New(ddoauth.Config{ClientID: oc.ID, ClientSecret: oc.Secret, RedirectURL: testRedirect,
-		HTTPClient: dd.Client(), Now: clk.Now})
+		HTTPClient: hc, Now: now})
 	require.NoError(t, err)
 	authURL, p, err := c.Start(site)
 	require.NoError(t, err)
@@ -50,7 +60,7 @@ func connected(t *testing.T, site ddoauth.Site, mod ...func(*ddoauthtest.Server)
 	store := &ddoauth.MemoryStore{}
 	require.NoError(t, store.Save(t.Context(), "tenant-1", conn))
 	dd.ResetRequests()
-	return dd, c, store, clk
+	return c, store
 }
 
 func TestTokenSourceServesStoredTokenWithoutRefresh(t *testing.T) {
