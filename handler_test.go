@@ -529,10 +529,7 @@ func TestHandlersRejections(t *testing.T) {
 			run: func(t *testing.T, p *partner) answer {
 				b := p.browser()
 				cb := p.onboard(t, b, eu)
-				q := cb.Query()
-				q.Set("domain", "datadoghq.com")
-				cb.RawQuery = q.Encode()
-				return get(t, b, cb.String())
+				return get(t, b, withQuery(cb, func(q url.Values) { q.Set("domain", "datadoghq.com") }))
 			},
 			status: http.StatusBadRequest, want: []error{ddoauth.ErrSiteMismatch},
 		},
@@ -541,10 +538,7 @@ func TestHandlersRejections(t *testing.T) {
 			run: func(t *testing.T, p *partner) answer {
 				b := p.browser()
 				cb := p.onboard(t, b, eu)
-				q := cb.Query()
-				q.Set("domain", "datadoghq.eu.attacker.example")
-				cb.RawQuery = q.Encode()
-				return get(t, b, cb.String())
+				return get(t, b, withQuery(cb, func(q url.Values) { q.Set("domain", "datadoghq.eu.attacker.example") }))
 			},
 			status: http.StatusBadRequest, want: []error{ddoauth.ErrUnknownSite},
 		},
@@ -610,10 +604,7 @@ func TestHandlersRejections(t *testing.T) {
 			run: func(t *testing.T, p *partner) answer {
 				b := p.browser()
 				cb := p.onboard(t, b, eu)
-				q := cb.Query()
-				q.Del("state")
-				cb.RawQuery = q.Encode()
-				return get(t, b, cb.String())
+				return get(t, b, withQuery(cb, func(q url.Values) { q.Del("state") }))
 			},
 			status: http.StatusBadRequest, want: []error{ddoauth.ErrStateMismatch},
 		},
@@ -632,10 +623,7 @@ func TestHandlersRejections(t *testing.T) {
 			run: func(t *testing.T, p *partner) answer {
 				b := p.browser()
 				cb := p.onboard(t, b, eu)
-				q := cb.Query()
-				q.Del("code")
-				cb.RawQuery = q.Encode()
-				return get(t, b, cb.String())
+				return get(t, b, withQuery(cb, func(q url.Values) { q.Del("code") }))
 			},
 			status: http.StatusBadRequest, want: []error{ddoauth.ErrInvalidCallback},
 		},
@@ -907,4 +895,14 @@ func TestHandlersConcurrentReplays(t *testing.T) {
 	for _, err := range p.errs {
 		assert.ErrorIs(t, err, ddoauth.ErrReplayed)
 	}
+}
+
+// withQuery returns cb with its query changed by edit, as a tampered
+// callback link.
+func withQuery(cb *url.URL, edit func(url.Values)) string {
+	q := cb.Query()
+	edit(q)
+	u := *cb
+	u.RawQuery = q.Encode()
+	return u.String()
 }
