@@ -2,7 +2,7 @@
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME ?= 30s
 
-.PHONY: test bench fuzz cover chromium
+.PHONY: test bench fuzz cover chromium servers
 
 test:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -27,3 +27,11 @@ cover:
 # the test runs; the test skips without it unless DDOAUTH_REQUIRE_BROWSER=1.
 chromium:
 	test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium && test -x /usr/bin/chromium)
+
+# Postgres and Redis from Debian's packages, for the shared-store tests
+# (pgstore, redisstore, the fleet). Those tests start private instances of
+# these binaries and skip without them unless DDOAUTH_REQUIRE_SERVERS=1.
+servers:
+	@if command -v redis-server >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; else \
+		apt-get update && apt-get install -y postgresql redis-server; fi
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null && command -v redis-server >/dev/null

@@ -114,8 +114,12 @@ func (c *Client) CreateAPIKey(ctx context.Context, conn *Connection) (*APIKey, e
 // the partner chooses. Use one that stays the same when the customer
 // connects the same organization again (tenant and site, say): Datadog
 // creates one key per organization, so a fresh ID per connection would
-// ask for a second key and get ErrAPIKeyExists. SaveAPIKey must be
-// durable when it returns: the key cannot be read from Datadog again.
+// ask for a second key and get ErrAPIKeyExists.
+//
+// SaveAPIKey inserts: when id already has a key it keeps that one and
+// returns an error wrapping [ErrConflict]. It must be durable when it
+// returns: the key cannot be read from Datadog again. A store that is
+// also a [Leaser] lets replicas agree on which of them asks Datadog.
 type APIKeyStore interface {
 	LoadAPIKey(ctx context.Context, id string) (*APIKey, error) // ErrNotFound when absent
 	SaveAPIKey(ctx context.Context, id string, key *APIKey) error

@@ -14,7 +14,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/ddoauth/ddoauth/internal/seal"
@@ -167,7 +166,7 @@ func (c *Client) Handlers(cfg HandlerConfig) (*Handlers, error) {
 	}
 	h := &Handlers{c: c, cfg: cfg, box: box, path: path, used: cfg.UsedStates}
 	if h.used == nil {
-		h.used = &usedSet{now: c.now}
+		h.used = &MemoryStore{Now: c.now}
 	}
 	return h, nil
 }
@@ -483,34 +482,4 @@ func writePageHTML(w http.ResponseWriter, status int, title, body string) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(page)))
 	w.WriteHeader(status)
 	w.Write([]byte(page)) //nolint:errcheck // the client went away
-}
-
-// usedSet is the in-memory UsedStates.
-type usedSet struct {
-	now   func() time.Time
-	mu    sync.Mutex
-	m     map[string]time.Time
-	sweep time.Time
-}
-
-func (u *usedSet) Use(_ context.Context, key string, expires time.Time) (bool, error) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	now := u.now()
-	if u.m == nil {
-		u.m = make(map[string]time.Time)
-	}
-	if now.After(u.sweep) {
-		for k, e := range u.m {
-			if !now.Before(e) {
-				delete(u.m, k)
-			}
-		}
-		u.sweep = now.Add(time.Minute)
-	}
-	if e, ok := u.m[key]; ok && now.Before(e) {
-		return false, nil
-	}
-	u.m[key] = expires
-	return true, nil
 }

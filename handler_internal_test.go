@@ -17,10 +17,10 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func TestUsedSetExpires(t *testing.T) {
+func TestMemoryStoreUsedStatesExpire(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	u := &usedSet{now: func() time.Time { return now }}
+	u := &MemoryStore{Now: func() time.Time { return now }}
 	ctx := context.Background()
 	for _, tc := range []struct {
 		advance time.Duration
@@ -42,7 +42,7 @@ func TestUsedSetExpires(t *testing.T) {
 	now = now.Add(time.Hour)
 	_, err := u.Use(ctx, "c", now.Add(time.Minute))
 	require.NoError(t, err)
-	assert.Len(t, u.m, 1, "expired records are swept")
+	assert.Len(t, u.used, 1, "expired records are swept")
 }
 
 func TestZeroHandlersFormat(t *testing.T) {

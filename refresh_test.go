@@ -242,6 +242,7 @@ func (s rawStore) Load(context.Context, string) (*ddoauth.Connection, error) {
 	return s.conn, s.loadErr
 }
 func (s rawStore) Save(context.Context, string, *ddoauth.Connection) error { return nil }
+func (s rawStore) Delete(context.Context, string, int64) error             { return nil }
 
 func TestTokenSourceBadStoredConnections(t *testing.T) {
 	t.Parallel()
@@ -431,6 +432,7 @@ func (corruptStore) Load(ctx context.Context, id string) (*ddoauth.Connection, e
 	return &conn, nil
 }
 func (corruptStore) Save(context.Context, string, *ddoauth.Connection) error { return nil }
+func (corruptStore) Delete(context.Context, string, int64) error             { return nil }
 
 func TestRefreshErrorInA200Body(t *testing.T) {
 	t.Parallel()

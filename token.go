@@ -2,7 +2,6 @@ package ddoauth
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -39,6 +38,16 @@ type Connection struct {
 	// Revoked is set when Datadog answered invalid_grant to a refresh:
 	// the customer must authorize again.
 	Revoked bool `json:"revoked,omitempty"`
+
+	// Version is the stored version this copy was read at, set by
+	// [Store.Load] and [Store.Save]; zero for a connection never saved.
+	// Save writes only over that version.
+	Version int64 `json:"-"`
+
+	// Fence is the fence of the lease ([Leaser]) under which this copy is
+	// written, or zero. Stores keep the highest written and refuse a
+	// write with a lower one.
+	Fence int64 `json:"-"`
 }
 
 func newConnection(site Site, tok *oauth2.Token, now time.Time) *Connection {
@@ -74,8 +83,8 @@ func (c Connection) Format(f fmt.State, verb rune) {
 	if c.Token != nil {
 		access, refresh, expiry = redacted(c.Token.AccessToken), redacted(c.Token.RefreshToken), c.Token.Expiry.Format(time.RFC3339)
 	}
-	fmt.Fprintf(f, "ddoauth.Connection{Site:%q Scopes:%q AccessToken:%s RefreshToken:%s Expiry:%s Created:%s Revoked:%t}",
-		c.Site.String(), c.Scopes, access, refresh, expiry, c.Created.Format(time.RFC3339), c.Revoked)
+	fmt.Fprintf(f, "ddoauth.Connection{Site:%q Scopes:%q AccessToken:%s RefreshToken:%s Expiry:%s Created:%s Revoked:%t Version:%d}",
+		c.Site.String(), c.Scopes, access, refresh, expiry, c.Created.Format(time.RFC3339), c.Revoked, c.Version)
 }
 
 // Refresh exchanges conn's refresh token for a new access token at conn's
@@ -167,97 +176,6 @@ func (c *Client) Revoke(ctx context.Context, conn *Connection) error {
 		}
 	}
 	c.log.LogAttrs(ctx, slog.LevelInfo, "ddoauth: revoked", slog.String("site", site.Name()))
-	return nil
-}
-
-// Store keeps connections by an ID the partner chooses (its customer or
-// tenant ID). Implementations must be safe for concurrent use, and Save
-// must be durable when it returns: a refreshed token is handed out only
-// after Save succeeds, because a rotated refresh token that is not saved
-// is lost for good.
-type Store interface {
-	Load(ctx context.Context, id string) (*Connection, error) // ErrNotFound when absent
-	Save(ctx context.Context, id string, conn *Connection) error
-}
-
-// MemoryStore is a Store and an APIKeyStore in memory, for tests and
-// single-process tools. Its zero value is ready to use. It keeps encoded
-// copies, so callers cannot change what it holds through a returned value.
-type MemoryStore struct {
-	mu   sync.RWMutex
-	m    map[string][]byte
-	keys map[string][]byte
-}
-
-// Format prints how many connections and keys s holds, never their secrets.
-func (s *MemoryStore) Format(f fmt.State, verb rune) {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	fmt.Fprintf(f, "ddoauth.MemoryStore{connections:%d keys:%d}", len(s.m), len(s.keys))
-}
-
-// LogValue logs what Format prints.
-func (s *MemoryStore) LogValue() slog.Value { return slog.StringValue(fmt.Sprint(s)) }
-
-// LoadAPIKey returns a copy of the API key saved under id, or an error
-// wrapping ErrNotFound.
-func (s *MemoryStore) LoadAPIKey(_ context.Context, id string) (*APIKey, error) {
-	s.mu.RLock()
-	b, ok := s.keys[id]
-	s.mu.RUnlock()
-	if !ok {
-		return nil, &Error{Op: "load API key", Err: ErrNotFound}
-	}
-	var k APIKey
-	if err := json.Unmarshal(b, &k); err != nil {
-		return nil, &Error{Op: "load API key", Err: err}
-	}
-	return &k, nil
-}
-
-// SaveAPIKey stores a copy of key under id.
-func (s *MemoryStore) SaveAPIKey(_ context.Context, id string, key *APIKey) error {
-	b, err := json.Marshal(key)
-	if err != nil {
-		return &Error{Op: "save API key", Err: err}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.keys == nil {
-		s.keys = make(map[string][]byte)
-	}
-	s.keys[id] = b
-	return nil
-}
-
-// Load returns a copy of the connection saved under id, or an error
-// wrapping ErrNotFound.
-func (s *MemoryStore) Load(_ context.Context, id string) (*Connection, error) {
-	s.mu.RLock()
-	b, ok := s.m[id]
-	s.mu.RUnlock()
-	if !ok {
-		return nil, &Error{Op: "load connection", Err: ErrNotFound}
-	}
-	var c Connection
-	if err := json.Unmarshal(b, &c); err != nil {
-		return nil, &Error{Op: "load connection", Err: ErrCorruptConnection, also: []error{err}}
-	}
-	return &c, nil
-}
-
-// Save stores a copy of conn under id.
-func (s *MemoryStore) Save(_ context.Context, id string, conn *Connection) error {
-	b, err := json.Marshal(conn)
-	if err != nil {
-		return &Error{Op: "save connection", Err: err}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.m == nil {
-		s.m = make(map[string][]byte)
-	}
-	s.m[id] = b
 	return nil
 }
 

@@ -82,3 +82,15 @@ func (b *Box) Open(sealed, additional []byte) ([]byte, error) {
 	}
 	return nil, ErrOpen
 }
+
+// OpensWithNewest reports whether sealed opens with the newest key, so a
+// store can tell a value that needs sealing again after a rotation.
+func (b *Box) OpensWithNewest(sealed, additional []byte) bool {
+	aead := b.aeads[0]
+	n := aead.NonceSize()
+	if len(sealed) < 1+n+aead.Overhead() || sealed[0] != version {
+		return false
+	}
+	_, err := aead.Open(nil, sealed[1:1+n], sealed[1+n:], additional)
+	return err == nil
+}
