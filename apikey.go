@@ -2,6 +2,7 @@ package ddoauth
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -149,22 +150,46 @@ func (e *APIKeyNotSavedError) Format(f fmt.State, verb rune) { io.WriteString(f,
 
 // EnsureAPIKey returns the API key of the connection conn saved under id,
 // creating it with [Client.CreateAPIKey] only if store holds none, so that
-// Datadog is asked at most once. A failed save is retried with backoff;
-// if it keeps failing the error is an *APIKeyNotSavedError carrying the
-// key. Other errors are those of the store's LoadAPIKey and of
-// CreateAPIKey.
-//
-// Two callers racing for the same new connection would both reach
-// Datadog, and the second would get [ErrAPIKeyExists]: run the first call
-// where the connection is created, as the callback does.
+// Datadog is asked at most once. When store is also a [Leaser], replicas
+// calling at once agree through a lease: one asks Datadog, the others wait
+// for its key, and every caller gets the same key. A failed save is
+// retried with backoff; if it keeps failing the error is an
+// *APIKeyNotSavedError carrying the key. Other errors are those of the
+// store and of CreateAPIKey.
 func (c *Client) EnsureAPIKey(ctx context.Context, conn *Connection, store APIKeyStore, id string) (*APIKey, error) {
-	key, err := store.LoadAPIKey(ctx, id)
-	if err == nil {
-		return key, nil
+	key, err := loadAPIKey(ctx, store, id)
+	if err == nil || !errors.Is(err, ErrNotFound) {
+		return key, err
 	}
-	if !errors.Is(err, ErrNotFound) {
-		return nil, &Error{Op: "load API key", Err: err}
+	if l, ok := store.(Leaser); ok {
+		owner := rand.Text()
+		for wait := 1; ; wait++ {
+			_, err := l.Lease(ctx, apiKeyLease(id), owner, c.leaseTTL())
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, ErrLeaseHeld) {
+				return nil, storeError("lease API key", Site{}, err)
+			}
+			if err := retry.Sleep(ctx, retry.Backoff(wait, leasePollBase, leasePollMax)); err != nil {
+				return nil, &Error{Op: "create API key", Err: err, Description: "another replica is creating the API key"}
+			}
+			if key, err := loadAPIKey(ctx, store, id); err == nil || !errors.Is(err, ErrNotFound) {
+				return key, err
+			}
+		}
+		defer func() {
+			if err := l.Release(context.WithoutCancel(ctx), apiKeyLease(id), owner); err != nil {
+				c.log.LogAttrs(ctx, slog.LevelWarn, "ddoauth: releasing an API key lease failed", slog.String("error", err.Error()))
+			}
+		}()
+		// The last holder may have saved just before this one took over.
+		if key, err := loadAPIKey(ctx, store, id); err == nil || !errors.Is(err, ErrNotFound) {
+			return key, err
+		}
 	}
+	ctx, cancel := context.WithTimeout(ctx, c.refreshTimeout)
+	defer cancel()
 	key, err = c.CreateAPIKey(ctx, conn)
 	if err != nil {
 		return nil, err
@@ -173,6 +198,20 @@ func (c *Client) EnsureAPIKey(ctx context.Context, conn *Connection, store APIKe
 	ctx = context.WithoutCancel(ctx)
 	for attempt := 1; ; attempt++ {
 		err = store.SaveAPIKey(ctx, id, key)
+		if errors.Is(err, ErrConflict) {
+			// An earlier try that seemed to fail may have landed; or a
+			// replica without the lease saved its own key first: the stored
+			// key is the one every caller gets.
+			stored, lerr := loadAPIKey(ctx, store, id)
+			if lerr == nil {
+				if stored.Key != key.Key {
+					c.log.LogAttrs(ctx, slog.LevelWarn, "ddoauth: another API key was saved first; this one is not kept",
+						slog.String("id", key.ID), slog.String("last4", key.Last4))
+				}
+				return stored, nil
+			}
+			err = lerr
+		}
 		if err == nil {
 			return key, nil
 		}
@@ -187,4 +226,12 @@ func (c *Client) EnsureAPIKey(ctx context.Context, conn *Connection, store APIKe
 	c.log.LogAttrs(ctx, slog.LevelError, "ddoauth: API key created but not saved", slog.String("last4", key.Last4),
 		slog.String("error", err.Error()))
 	return nil, &APIKeyNotSavedError{key: key, Err: err}
+}
+
+func loadAPIKey(ctx context.Context, store APIKeyStore, id string) (*APIKey, error) {
+	key, err := store.LoadAPIKey(ctx, id)
+	if err != nil {
+		return nil, storeError("load API key", Site{}, err)
+	}
+	return key, nil
 }

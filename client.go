@@ -62,6 +62,13 @@ type Config struct {
 	// Zero means one minute.
 	RefreshMargin time.Duration
 
+	// RefreshTimeout bounds one refresh of a TokenSource, retries and
+	// store writes included, and one API key creation by EnsureAPIKey.
+	// The lease that keeps other replicas from refreshing the same
+	// connection lasts a quarter longer, so that a holder finishes before
+	// another may take over. Zero means one minute.
+	RefreshTimeout time.Duration
+
 	// PendingTTL is how long an authorization may take from Start to
 	// Complete. Zero means 10 minutes.
 	PendingTTL time.Duration
@@ -76,18 +83,19 @@ type Config struct {
 // every Datadog site. Make one with New; the zero Client is not usable. A
 // Client is safe for concurrent use; two Clients share no state.
 type Client struct {
-	clientID      string
-	secret        string
-	secretFunc    func(context.Context) (string, error)
-	redirectURL   string
-	scopes        []string
-	hc            *http.Client // credential-bearing: never follows redirects
-	log           *slog.Logger
-	now           func() time.Time
-	pendingTTL    time.Duration
-	refreshMargin time.Duration
-	retry         retry.Policy
-	extra         []*siteInfo
+	clientID       string
+	secret         string
+	secretFunc     func(context.Context) (string, error)
+	redirectURL    string
+	scopes         []string
+	hc             *http.Client // credential-bearing: never follows redirects
+	log            *slog.Logger
+	now            func() time.Time
+	pendingTTL     time.Duration
+	refreshMargin  time.Duration
+	refreshTimeout time.Duration
+	retry          retry.Policy
+	extra          []*siteInfo
 }
 
 const (
@@ -118,19 +126,20 @@ func New(cfg Config) (*Client, error) {
 			return bad("scope %q is not a valid scope token (RFC 6749 §3.3)", truncate(s, 64))
 		}
 	}
-	if cfg.PendingTTL < 0 || cfg.RefreshMargin < 0 {
-		return bad("PendingTTL and RefreshMargin must not be negative")
+	if cfg.PendingTTL < 0 || cfg.RefreshMargin < 0 || cfg.RefreshTimeout < 0 {
+		return bad("PendingTTL, RefreshMargin and RefreshTimeout must not be negative")
 	}
 	c := &Client{
-		clientID:      cfg.ClientID,
-		secret:        cfg.ClientSecret,
-		secretFunc:    cfg.ClientSecretFunc,
-		redirectURL:   cfg.RedirectURL,
-		scopes:        append([]string(nil), cfg.Scopes...),
-		log:           cfg.Logger,
-		now:           cfg.Now,
-		pendingTTL:    cfg.PendingTTL,
-		refreshMargin: cfg.RefreshMargin,
+		clientID:       cfg.ClientID,
+		secret:         cfg.ClientSecret,
+		secretFunc:     cfg.ClientSecretFunc,
+		redirectURL:    cfg.RedirectURL,
+		scopes:         append([]string(nil), cfg.Scopes...),
+		log:            cfg.Logger,
+		now:            cfg.Now,
+		pendingTTL:     cfg.PendingTTL,
+		refreshMargin:  cfg.RefreshMargin,
+		refreshTimeout: cfg.RefreshTimeout,
 	}
 	for _, s := range cfg.Sites {
 		if s.info == nil || s.org != "" {
@@ -158,6 +167,9 @@ func New(cfg Config) (*Client, error) {
 	if c.refreshMargin == 0 {
 		c.refreshMargin = time.Minute
 	}
+	if c.refreshTimeout == 0 {
+		c.refreshTimeout = time.Minute
+	}
 	hc := http.Client{Timeout: defaultTimeout}
 	if cfg.HTTPClient != nil {
 		hc = *cfg.HTTPClient
@@ -166,6 +178,10 @@ func New(cfg Config) (*Client, error) {
 	c.hc = &hc
 	return c, nil
 }
+
+// leaseTTL is how long a refresh or an API key creation holds its lease:
+// longer than the work it guards may take.
+func (c *Client) leaseTTL() time.Duration { return c.refreshTimeout + c.refreshTimeout/4 }
 
 // Format prints cfg without its client secret, for every verb.
 func (cfg Config) Format(f fmt.State, verb rune) {

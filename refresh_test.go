@@ -346,7 +346,7 @@ func TestTokenSourceTwoReplicasWithRotation(t *testing.T) {
 	// Replica B read the connection before replica A refreshed it.
 	stale, err := store.Load(t.Context(), "tenant-1")
 	require.NoError(t, err)
-	staleStore := &replayStore{MemoryStore: store, first: stale}
+	staleStore := &replayStore{Store: store, first: stale}
 	_, err = c.TokenSource(store, "tenant-1").TokenContext(t.Context()) // replica A
 	require.NoError(t, err)
 	tok, err := c.TokenSource(staleStore, "tenant-1").TokenContext(t.Context()) // replica B
@@ -355,23 +355,25 @@ func TestTokenSourceTwoReplicasWithRotation(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, saved.Revoked)
 	assert.Equal(t, saved.Token.AccessToken, tok.AccessToken)
-	assert.Equal(t, 2, dd.Count(ddoauthtest.EndpointToken), "A's refresh and B's refused one")
+	assert.Equal(t, 2, dd.Count(ddoauthtest.EndpointToken), "A's refresh and B's refused one: B had no lease")
 }
 
-// replayStore answers its first Load with a stale copy, as a replica that
-// read before another one saved would see.
+// replayStore answers its first two Loads with a stale copy, as a replica
+// that read before another one saved would see. It is no Leaser, like a
+// partner's store that predates leases.
 type replayStore struct {
-	*ddoauth.MemoryStore
+	ddoauth.Store
 	first *ddoauth.Connection
-	used  bool
+	used  int
 }
 
 func (s *replayStore) Load(ctx context.Context, id string) (*ddoauth.Connection, error) {
-	if !s.used {
-		s.used = true
-		return s.first, nil
+	if s.used < 2 {
+		s.used++
+		c := *s.first
+		return &c, nil
 	}
-	return s.MemoryStore.Load(ctx, id)
+	return s.Store.Load(ctx, id)
 }
 
 func TestTokenSourceEarlyRefreshFailureServesValidToken(t *testing.T) {
@@ -399,10 +401,13 @@ func TestTokenSourceShortLivedTokens(t *testing.T) {
 		require.NoError(t, err)
 	}
 	assert.Equal(t, 0, dd.Count(ddoauthtest.EndpointToken), "a 40 s token is not refreshed on every call under a 1 min margin")
-	clk.Advance(25 * time.Second)
-	_, err := ts.TokenContext(t.Context())
+	held, err := ts.TokenContext(t.Context())
 	require.NoError(t, err)
-	assert.Equal(t, 1, dd.Count(ddoauthtest.EndpointToken))
+	clk.Advance(25 * time.Second)
+	tok, err := ts.TokenContext(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, held.AccessToken, tok.AccessToken, "a valid token is served while the early refresh runs")
+	require.Eventually(t, func() bool { return dd.Count(ddoauthtest.EndpointToken) == 1 }, 5*time.Second, time.Millisecond)
 }
 
 func TestMemoryStoreCorruptAndFormatted(t *testing.T) {

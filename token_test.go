@@ -183,6 +183,7 @@ func TestTokenSourceKeepsUnsavedRefresh(t *testing.T) {
 	conn, err := mem.Load(t.Context(), "tenant-1")
 	require.NoError(t, err)
 	store := &failingStore{}
+	conn.Version = 0 // a copy into a new store
 	require.NoError(t, store.Save(t.Context(), "tenant-1", conn))
 	clk.Advance(2 * time.Hour)
 	ts := c.TokenSource(store, "tenant-1")

@@ -40,12 +40,18 @@ func (p Policy) Delay(attempt int, retryAfter time.Duration) (time.Duration, boo
 	if retryAfter > 0 {
 		return retryAfter, true
 	}
-	d := base << (attempt - 1)
-	if d > maxDelay || d <= 0 {
-		d = maxDelay
+	return Backoff(attempt, base, maxDelay), true
+}
+
+// Backoff returns the pause after the n-th failure in a row (n counts
+// from 1): base doubled each time up to limit, jittered over its upper
+// half so that many clients do not retry in step.
+func Backoff(n int, base, limit time.Duration) time.Duration {
+	d := base << (n - 1)
+	if d > limit || d <= 0 || n > 62 {
+		d = limit
 	}
-	// Full jitter on the upper half keeps many clients from retrying in step.
-	return d/2 + rand.N(d/2+1), true
+	return d/2 + rand.N(d/2+1)
 }
 
 // Sleep waits d or until ctx is done, whichever is first.
