@@ -395,12 +395,23 @@ func (s *Server) tokenResult(x *exchange) (*tokenResponse, *oauthFail) {
 		s.grants[g.refresh] = g
 		ac.grant = g
 	case "refresh_token":
-		g = s.grants[f.Get("refresh_token")]
-		if g == nil || g.revoked || g.clientID != c.ID || g.site.Domain() != x.site.Domain() {
+		rt := f.Get("refresh_token")
+		g = s.grants[rt]
+		if g == nil {
+			// Reuse of a rotated-out token: a thief or a client that lost
+			// a race. With reuse detection both lose the grant.
+			if old := s.retired[rt]; s.RevokeOnRefreshReuse && old != nil && old.clientID == c.ID &&
+				old.site.Domain() == x.site.Domain() {
+				s.revokeGrant(old)
+			}
+			return invalidGrant("Invalid refresh token")
+		}
+		if g.revoked || g.clientID != c.ID || g.site.Domain() != x.site.Domain() {
 			return invalidGrant("Invalid refresh token")
 		}
 		if s.RotateRefreshTokens {
 			delete(s.grants, g.refresh)
+			s.retired[g.refresh] = g
 			g.refresh = secret(32)
 			s.grants[g.refresh] = g
 		}

@@ -478,6 +478,44 @@ func TestRefresh(t *testing.T) {
 		r = postForm(t, srv.Client(), eu1.TokenURL(), refreshForm(c, rotated))
 		assert.Equal(t, http.StatusOK, r.status)
 	})
+	t.Run("reuse of a rotated token revokes the grant", func(t *testing.T) {
+		t.Parallel()
+		srv, c := setup(t)
+		srv.RotateRefreshTokens = true
+		srv.RevokeOnRefreshReuse = true
+		first := connect(t, srv, eu1, c)
+		r := postForm(t, srv.Client(), eu1.TokenURL(), refreshForm(c, first.str("refresh_token")))
+		require.Equal(t, http.StatusOK, r.status)
+		rotated, access := r.str("refresh_token"), r.str("access_token")
+		require.Equal(t, http.StatusCreated, bearerPost(t, srv, eu1.APIKeyURL(), access).status, "positive control")
+
+		r = postForm(t, srv.Client(), site(t, "US1").TokenURL(), refreshForm(c, first.str("refresh_token")))
+		assert.Equal(t, "invalid_grant", r.str("error"))
+		r = postForm(t, srv.Client(), eu1.TokenURL(), refreshForm(c, rotated))
+		require.Equal(t, http.StatusOK, r.status, "a reuse at another site is not this grant's")
+		rotated, access = r.str("refresh_token"), r.str("access_token")
+
+		r = postForm(t, srv.Client(), eu1.TokenURL(), refreshForm(c, first.str("refresh_token")))
+		assert.Equal(t, http.StatusBadRequest, r.status)
+		assert.Equal(t, "invalid_grant", r.str("error"))
+		r = postForm(t, srv.Client(), eu1.TokenURL(), refreshForm(c, rotated))
+		assert.Equal(t, "invalid_grant", r.str("error"), "the current refresh token dies with its grant")
+		assert.Equal(t, http.StatusForbidden, bearerPost(t, srv, eu1.APIKeyURL(), access).status,
+			"so do its access tokens")
+	})
+	t.Run("reuse of a rotated token without reuse detection", func(t *testing.T) {
+		t.Parallel()
+		srv, c := setup(t)
+		srv.RotateRefreshTokens = true
+		first := connect(t, srv, eu1, c)
+		r := postForm(t, srv.Client(), eu1.TokenURL(), refreshForm(c, first.str("refresh_token")))
+		require.Equal(t, http.StatusOK, r.status)
+		rotated := r.str("refresh_token")
+		r = postForm(t, srv.Client(), eu1.TokenURL(), refreshForm(c, first.str("refresh_token")))
+		assert.Equal(t, "invalid_grant", r.str("error"))
+		r = postForm(t, srv.Client(), eu1.TokenURL(), refreshForm(c, rotated))
+		assert.Equal(t, http.StatusOK, r.status, "strict rotation alone keeps the grant")
+	})
 	t.Run("customer uninstalls", func(t *testing.T) {
 		t.Parallel()
 		srv, c := setup(t)

@@ -48,6 +48,15 @@ type Server struct {
 	// which it does; test with both.
 	RotateRefreshTokens bool
 
+	// RevokeOnRefreshReuse, with RotateRefreshTokens, makes a refresh
+	// token presented again after it was rotated out revoke its whole
+	// grant: the request answers invalid_grant, and the grant's current
+	// refresh token and access tokens stop working, as OAuth 2.1 and RFC
+	// 9700 §4.14.2 recommend against a stolen refresh token. Without
+	// it, a rotated-out token only answers invalid_grant. Datadog does
+	// not document either; a fleet of replicas must survive both.
+	RevokeOnRefreshReuse bool
+
 	// ConsumeCodeOnAuthFailure makes a code request that fails client
 	// authentication still use up its code, as a strict server may. A
 	// client that tries HTTP Basic first and the body second (x/oauth2's
@@ -68,6 +77,7 @@ type Server struct {
 	codes    map[string]*authCode
 	consents map[string]*consent
 	grants   map[string]*grant // by refresh token
+	retired  map[string]*grant // by refresh token rotated out
 	access   map[string]*accessToken
 	keys     map[string]*apiKey // by org ID
 	keyByVal map[string]*apiKey
@@ -138,6 +148,7 @@ func NewUnstartedServer() *Server {
 		codes:    map[string]*authCode{},
 		consents: map[string]*consent{},
 		grants:   map[string]*grant{},
+		retired:  map[string]*grant{},
 		access:   map[string]*accessToken{},
 		keys:     map[string]*apiKey{},
 		keyByVal: map[string]*apiKey{},
