@@ -54,6 +54,9 @@ type Store interface {
 // one. Writes made under the lease carry it in [Connection.Fence], and the
 // store refuses them once a write under a newer lease has landed, so a
 // holder paused past its lease cannot write over its successor.
+//
+// A TokenSource leases "connection/<id>" while it refreshes; EnsureAPIKey
+// leases "apikey/<id>" while it asks Datadog for the key.
 type Leaser interface {
 	// Lease gives the lease on name to owner for ttl if it is free,
 	// expired, or owner's already, and returns its fence. It returns an
@@ -67,6 +70,7 @@ type Leaser interface {
 }
 
 // Lease names: one namespace per resource, so that a connection and an
-// API key saved under the same ID do not share a lease.
+// API key saved under the same ID do not share a lease. The Leaser doc
+// names them for operators.
 func connectionLease(id string) string { return "connection/" + id }
 func apiKeyLease(id string) string     { return "apikey/" + id }

@@ -159,7 +159,9 @@ func (ts *TokenSource) valid(t *oauth2.Token, rejected string, now time.Time) bo
 }
 
 func (ts *TokenSource) run(ctx context.Context, call *refreshCall, rejected string) {
-	ctx, cancel := context.WithTimeout(ctx, ts.c.refreshTimeout)
+	// Waiting for another replica's lease is bounded by the lease's life;
+	// the refresh itself by RefreshTimeout.
+	ctx, cancel := context.WithTimeout(ctx, ts.c.leaseTTL()+ts.c.refreshTimeout)
 	defer cancel()
 	tok, err := ts.refresh(ctx, rejected)
 	ts.mu.Lock()
@@ -215,23 +217,27 @@ func (ts *TokenSource) refresh(ctx context.Context, rejected string) (*oauth2.To
 	if err != nil || latest != nil {
 		return tokenOf(latest), err
 	}
+	defer ts.releaseUnlessUnsaved(ctx)
+	ctx, cancel := context.WithTimeout(ctx, ts.c.refreshTimeout)
+	defer cancel()
 	// Under the lease: read again, since the last holder may have
 	// written just before this one took over.
 	if conn, err = ts.load(ctx); err != nil {
-		ts.release(ctx)
 		return nil, err
 	}
 	if ts.fresh(conn.Token, rejected) {
-		ts.release(ctx)
 		return conn.Token, nil
 	}
-	tok, err := ts.spend(ctx, conn, fence, rejected)
+	return ts.spend(ctx, conn, fence, rejected)
+}
+
+// releaseUnlessUnsaved ends the lease after a refresh. A refresh kept
+// unsaved keeps its lease until it expires, so that no replica spends the
+// refresh token this one already spent.
+func (ts *TokenSource) releaseUnlessUnsaved(ctx context.Context) {
 	if ts.unsaved == nil {
-		// A refresh kept unsaved keeps its lease until it expires, so that
-		// no replica spends the refresh token this one already spent.
 		ts.release(ctx)
 	}
-	return tok, err
 }
 
 // spend refreshes conn (read under the lease with fence) and saves the
@@ -325,12 +331,18 @@ const (
 	leasePollMax  = 500 * time.Millisecond
 )
 
+// releaseTimeout bounds releasing a lease; a lease not released expires.
+const releaseTimeout = 5 * time.Second
+
 // release ends this source's lease, if it holds one. A failure only
 // delays the next refresh until the lease expires.
 func (ts *TokenSource) release(ctx context.Context) {
 	if ts.lease == nil {
 		return
 	}
+	// Released even when the refresh ran out of time.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), releaseTimeout)
+	defer cancel()
 	if err := ts.lease.Release(ctx, connectionLease(ts.id), ts.owner); err != nil {
 		ts.c.log.LogAttrs(ctx, slog.LevelWarn, "ddoauth: releasing a refresh lease failed", slog.String("error", err.Error()))
 	}
