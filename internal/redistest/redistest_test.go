@@ -1,0 +1,142 @@
+package redistest
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestMain(m *testing.M) { Main(m) }
+
+// recordingTB records Skip and Fatal instead of ending the test.
+type recordingTB struct {
+	testing.TB
+	skipped, failed string
+}
+
+func (r *recordingTB) Helper()           {}
+func (r *recordingTB) Skip(args ...any)  { r.skipped = fmt.Sprint(args...) }
+func (r *recordingTB) Fatal(args ...any) { r.failed = fmt.Sprint(args...) }
+
+func TestNeed(t *testing.T) {
+	t.Parallel()
+	present := filepath.Join(t.TempDir(), "redis-server")
+	require.NoError(t, os.WriteFile(present, nil, 0o755))
+	missing := filepath.Join(t.TempDir(), "redis-server")
+	for _, tc := range []struct {
+		name       string
+		bin, env   string
+		want       bool
+		skip, fail bool
+	}{
+		{"installed", present, "", true, false, false},
+		{"installed, required", present, "1", true, false, false},
+		{"missing", missing, "", false, true, false},
+		{"missing, required", missing, "1", false, false, true},
+		{"missing, required is not 1", missing, "true", false, true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			rec := &recordingTB{TB: t}
+			bin, ok := need(rec, tc.bin, func(k string) string {
+				if k == RequireEnv {
+					return tc.env
+				}
+				return ""
+			})
+			assert.Equal(t, tc.want, ok)
+			if ok {
+				assert.Equal(t, tc.bin, bin)
+			}
+			assert.Equal(t, tc.skip, rec.skipped != "", "skipped: %q", rec.skipped)
+			assert.Equal(t, tc.fail, rec.failed != "", "failed: %q", rec.failed)
+			if !ok {
+				assert.Contains(t, rec.skipped+rec.failed, "make servers")
+			}
+			if tc.fail {
+				assert.Contains(t, rec.failed, RequireEnv+"=1")
+			}
+		})
+	}
+}
+
+func TestStartRestartKill(t *testing.T) {
+	t.Parallel()
+	begin := time.Now()
+	srv := Start(t)
+	t.Logf("server started in %v", time.Since(begin))
+	ctx := t.Context()
+	rdb := srv.Client(t)
+	require.NoError(t, rdb.Set(ctx, "k", "before restart", 0).Err())
+
+	srv.Restart(t)
+	// The pool's connections died with the server; the client dials again.
+	got, err := rdb.Get(ctx, "k").Result()
+	require.NoError(t, err)
+	assert.Equal(t, "before restart", got)
+
+	require.NoError(t, rdb.Set(ctx, "k", "before kill", 0).Err())
+	srv.Kill(t)
+	require.Error(t, rdb.Get(ctx, "k").Err())
+	srv.Restart(t)
+	got, err = rdb.Get(ctx, "k").Result()
+	require.NoError(t, err)
+	// SIGKILL loses only what was not written to the append-only file;
+	// Redis writes it before it answers.
+	assert.Equal(t, "before kill", got)
+
+	srv.Stop(t)
+	require.Error(t, rdb.Ping(ctx).Err())
+	srv.Restart(t)
+	require.NoError(t, rdb.Ping(ctx).Err())
+}
+
+func TestSocketAndURL(t *testing.T) {
+	t.Parallel()
+	srv := Shared(t)
+	if srv.Socket() == "" {
+		t.Skip("temporary directory too deep for a unix socket")
+	}
+	assert.Equal(t, srv.Dir(), filepath.Dir(srv.Socket()))
+	rdb := redis.NewClient(&redis.Options{Network: "unix", Addr: srv.Socket()})
+	defer rdb.Close()
+	require.NoError(t, rdb.Ping(t.Context()).Err())
+
+	opt, err := redis.ParseURL(srv.URL())
+	require.NoError(t, err)
+	assert.Equal(t, srv.Addr(), opt.Addr)
+}
+
+func TestShared(t *testing.T) {
+	t.Parallel()
+	a, b := Shared(t), Shared(t)
+	assert.Same(t, a, b)
+	assert.NotEqual(t, a.Prefix(t), a.Prefix(t))
+
+	for _, fault := range []func(testing.TB){a.Stop, a.Kill, a.Restart} {
+		rec := &recordingTB{TB: t}
+		fault(rec)
+		assert.Contains(t, rec.failed, "redistest.Start")
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, a.Client(t).Ping(ctx).Err())
+}
+
+func TestPrefixIsSafeInPatterns(t *testing.T) {
+	t.Parallel()
+	srv := Shared(t)
+	t.Run("a[b]*?{c} d", func(t *testing.T) {
+		p := srv.Prefix(t)
+		assert.NotContains(t, p, "[")
+		assert.NotContains(t, p, "{")
+		assert.NotContains(t, p, " ")
+	})
+}
