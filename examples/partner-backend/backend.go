@@ -252,23 +252,12 @@ func (b *backend) disconnect(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such connection"})
 		return
 	}
-	conn, err := b.store.Load(r.Context(), id)
-	if err == nil && !conn.Revoked { // revoked already: a second click, or by the customer
-		err = b.client.Revoke(r.Context(), conn)
-	}
-	if err != nil {
+	if err := b.revoke(r.Context(), id); err != nil {
 		body := map[string]string{"error": err.Error()}
 		if e, ok := errors.AsType[*ddoauth.Error](err); ok && e.Hint != "" {
 			body["hint"] = e.Hint
 		}
 		writeJSON(w, http.StatusBadGateway, body)
-		return
-	}
-	// Forget the tokens; the record stays, to show the disconnection, and
-	// Revoked makes a TokenSource answer ErrRevoked instead of trying.
-	gone := &ddoauth.Connection{Site: conn.Site, Scopes: conn.Scopes, Created: conn.Created, Revoked: true}
-	if err := b.store.Save(r.Context(), id, gone); err != nil {
-		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 		return
 	}
 	b.mu.Lock()
@@ -280,6 +269,34 @@ func (b *backend) disconnect(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// revoke revokes the connection's grant at Datadog and forgets its
+// tokens. The record stays, to show the disconnection, and Revoked makes a
+// TokenSource answer ErrRevoked instead of trying. Another replica may
+// refresh meanwhile, rotating the refresh token: then the write conflicts,
+// and the newer copy is revoked in turn.
+func (b *backend) revoke(ctx context.Context, id string) error {
+	var err error
+	for range 3 {
+		var conn *ddoauth.Connection
+		conn, err := b.store.Load(ctx, id)
+		if err != nil {
+			return err
+		}
+		if conn.Revoked { // a second click, or revoked by the customer
+			return nil
+		}
+		if err := b.client.Revoke(ctx, conn); err != nil {
+			return err
+		}
+		gone := &ddoauth.Connection{Site: conn.Site, Scopes: conn.Scopes, Created: conn.Created, Revoked: true,
+			Version: conn.Version}
+		if err = b.store.Save(ctx, id, gone); !errors.Is(err, ddoauth.ErrConflict) {
+			return err
+		}
+	}
+	return err
 }
 
 func (b *backend) home(w http.ResponseWriter, r *http.Request) {
