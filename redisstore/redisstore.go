@@ -23,6 +23,12 @@
 // with the record, and a script's keys must share one hash slot there. New
 // refuses a *redis.ClusterClient and a *redis.Ring.
 //
+// Give the client ContextTimeoutEnabled: without it go-redis does not
+// bound a call to a Redis that hangs by the call's context, but by
+// ReadTimeout (3s by default), and then retries. Even with it, go-redis
+// bounds a blocked read by the context's deadline, not its cancellation:
+// give calls a deadline.
+//
 // go-redis retries a command whose connection broke, after which a Save
 // or SaveAPIKey that did land reports ErrConflict: the caller reads again
 // and finds its own write, as after any conflict.

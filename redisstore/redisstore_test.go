@@ -143,7 +143,7 @@ func TestFormat(t *testing.T) {
 
 // fixture returns a connection and an API key whose secrets are easy to
 // look for in raw bytes.
-func fixture(t *testing.T) (*ddoauth.Connection, *ddoauth.APIKey) {
+func fixture(t testing.TB) (*ddoauth.Connection, *ddoauth.APIKey) {
 	t.Helper()
 	site, err := ddoauth.ResolveSite("datadoghq.eu")
 	require.NoError(t, err)

@@ -335,12 +335,14 @@ func (s *Server) Socket() string { return s.sock }
 // Dir returns the server's data directory.
 func (s *Server) Dir() string { return s.dir }
 
-// Options returns client options for the server over TCP loopback.
-// go-redis's maintenance notifications, which Redis 7.0 does not know,
-// are off.
+// Options returns client options for the server over TCP loopback. The
+// client honours contexts' deadlines on its connections
+// (ContextTimeoutEnabled), and go-redis's maintenance notifications,
+// which Redis 7.0 does not know, are off.
 func (s *Server) Options() *redis.Options {
 	return &redis.Options{
 		Addr:                     s.Addr(),
+		ContextTimeoutEnabled:    true,
 		MaintNotificationsConfig: &maintnotifications.Config{Mode: maintnotifications.ModeDisabled},
 	}
 }
