@@ -125,12 +125,12 @@ func New(rdb redis.UniversalClient, cfg Config) (*Store, error) {
 
 // Format prints the store's prefix and whether it seals, never a key or a
 // value, for every verb.
-func (s *Store) Format(f fmt.State, verb rune) {
+func (s Store) Format(f fmt.State, verb rune) {
 	fmt.Fprintf(f, "redisstore.Store{prefix:%q sealed:%t}", s.prefix, s.codec.Sealed())
 }
 
 // LogValue logs what Format prints.
-func (s *Store) LogValue() slog.Value {
+func (s Store) LogValue() slog.Value {
 	return slog.GroupValue(slog.String("prefix", s.prefix), slog.Bool("sealed", s.codec.Sealed()))
 }
 

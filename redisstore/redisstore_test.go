@@ -125,7 +125,7 @@ func TestFormat(t *testing.T) {
 	slog.New(slog.NewTextHandler(&logged, nil)).Info("store", "store", s)
 	outs := []string{logged.String()}
 	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q", "%x"} {
-		outs = append(outs, fmt.Sprintf(verb, s))
+		outs = append(outs, fmt.Sprintf(verb, s), fmt.Sprintf(verb, *s), fmt.Sprintf(verb, []any{s}))
 	}
 	for _, out := range outs {
 		assert.Contains(t, out, "tenant-a:")
