@@ -2,7 +2,7 @@
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME ?= 30s
 
-.PHONY: test bench fuzz cover chromium servers
+.PHONY: test bench fuzz cover chromium servers fleet
 
 test:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
@@ -35,3 +35,11 @@ servers:
 	@if command -v redis-server >/dev/null && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then :; else \
 		apt-get update && apt-get install -y postgresql redis-server; fi
 	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null && command -v redis-server >/dev/null
+
+# The fleet, proven with OS processes (internal/fleet): four copies of the
+# test binary share one Postgres, then one Redis, through 20 token expiries,
+# in strict rotation and with reuse detection; one line per backend and
+# mode, then the faults. Run from the package's directory so that go test
+# prints the lines. Needs `make servers`.
+fleet:
+	cd internal/fleet && DDOAUTH_REQUIRE_SERVERS=1 go test -race -count=1 -run '^TestFleet'

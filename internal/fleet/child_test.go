@@ -1,0 +1,373 @@
+package fleet
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/ddoauth/ddoauth"
+	"github.com/ddoauth/ddoauth/ddoauthtest"
+)
+
+// childEnv is the variable that holds a child's settings, as JSON. Set, the
+// test binary is a fleet process; unset, TestFleetChild skips.
+const childEnv = "DDOAUTH_FLEET_CHILD"
+
+// Lines a child writes on its standard output for the parent.
+const (
+	readyLine     = "fleet-child ready"
+	summaryPrefix = "fleet-child summary "
+)
+
+// Roles of a fleet process.
+const (
+	roleWorker = "worker" // calls its token source until the fleet has seen enough expiries
+	roleKiller = "killer" // kill -9 itself once Datadog answers its first refresh
+)
+
+// childConfig is what a fleet process is told. It holds secrets (the
+// client secret, the sealing key) and travels only in the environment.
+type childConfig struct {
+	Role    string
+	Backend string // "postgres" or "redis"
+	Store   string // a Postgres DSN or a Redis URL
+	Prefix  string // Redis key prefix
+	Key     []byte // the sealing key of the store's records
+
+	Emulator     string // the emulator's host:port
+	CA           string // PEM of the emulator's root certificate
+	ClientID     string
+	ClientSecret string
+	ConnID       string // the connection's ID in the store
+
+	Expiries       int           // stop after this many expiries
+	Callers        int           // goroutines calling TokenContext
+	RefreshMargin  time.Duration // Config.RefreshMargin
+	RefreshTimeout time.Duration // Config.RefreshTimeout
+	ClockOffset    time.Duration // added to this process's clock
+	Bound          time.Duration // the longest the run may take
+}
+
+// summary is what a fleet process reports, as JSON after summaryPrefix.
+// It holds no secret: tokens appear as their ddoauthtest.Fingerprint.
+type summary struct {
+	Role     string
+	Calls    int64    // TokenContext calls that returned
+	Errors   int64    // of which failed
+	Revoked  int64    // of which wrap ErrRevoked
+	Samples  []string // the first distinct error messages
+	Tokens   []string // fingerprints of the distinct access tokens served, first seen first
+	Store    int64    // store calls that failed or were slow
+	Checks   int64    // served tokens sent to Datadog
+	Dead     int64    // of which Datadog refused while they had time left
+	MaxWait  time.Duration
+	Reached  bool // saw Expiries+1 tokens
+	Duration time.Duration
+}
+
+// callerPause paces each caller: the fleet is meant to be busy, not to
+// starve the store and the emulator of the machine's few CPUs.
+const callerPause = 20 * time.Millisecond
+
+// checkEvery is how often a process sends the token it serves to Datadog.
+const checkEvery = 100 * time.Millisecond
+
+// TestFleetChild is one process of a fleet, started by the tests of this
+// package with childEnv set.
+func TestFleetChild(t *testing.T) {
+	raw := os.Getenv(childEnv)
+	if raw == "" {
+		t.Skip("a fleet process: the fleet tests start it")
+	}
+	var cfg childConfig
+	if err := json.Unmarshal([]byte(raw), &cfg); err != nil {
+		t.Fatalf("fleet child: decoding %s: %v", childEnv, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.Bound)
+	defer cancel()
+	store, closeStore, err := openChildStore(ctx, cfg)
+	if err != nil {
+		t.Fatalf("fleet child: %v", err)
+	}
+	defer closeStore()
+	hc, err := emulatorClient(cfg)
+	if err != nil {
+		t.Fatalf("fleet child: %v", err)
+	}
+	now := time.Now
+	if cfg.ClockOffset != 0 {
+		now = func() time.Time { return time.Now().Add(cfg.ClockOffset) }
+	}
+	client, err := ddoauth.New(ddoauth.Config{
+		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, RedirectURL: redirectURL,
+		HTTPClient: hc, Now: now, RefreshMargin: cfg.RefreshMargin, RefreshTimeout: cfg.RefreshTimeout,
+	})
+	if err != nil {
+		t.Fatalf("fleet child: %v", err)
+	}
+	counted := &countingStore{Store: store, lease: store.(ddoauth.Leaser)}
+	ts := client.TokenSource(counted, cfg.ConnID)
+
+	// The parent says go on standard input once every process is ready;
+	// standard input closing at any time means the parent is gone.
+	fmt.Println(readyLine)
+	in := bufio.NewScanner(os.Stdin)
+	if !in.Scan() {
+		os.Exit(3)
+	}
+	go func() {
+		for in.Scan() {
+		}
+		os.Exit(3)
+	}()
+
+	sum := runCallers(ctx, cfg, ts, hc, now)
+	sum.Store = counted.hit.Load()
+	out, err := json.Marshal(sum)
+	if err != nil {
+		t.Fatalf("fleet child: %v", err)
+	}
+	fmt.Println(summaryPrefix + string(out))
+}
+
+// runCallers calls ts from cfg.Callers goroutines until the process has
+// served cfg.Expiries+1 distinct access tokens, every caller got
+// ErrRevoked, or ctx ends.
+func runCallers(ctx context.Context, cfg childConfig, ts *ddoauth.TokenSource, hc *http.Client, now func() time.Time) summary {
+	start := time.Now()
+	var (
+		mu      sync.Mutex // guards sum and seen
+		sum     = summary{Role: cfg.Role}
+		seen    = map[string]bool{}
+		calls   atomic.Int64
+		maxWait atomic.Int64
+		done    = make(chan struct{})
+		doneOne sync.Once
+	)
+	finish := func() { doneOne.Do(func() { close(done) }) }
+	stopped := func() bool {
+		select {
+		case <-done:
+			return true
+		case <-ctx.Done():
+			return true
+		default:
+			return false
+		}
+	}
+	// failed records a caller's error and reports whether it is final.
+	failed := func(err error) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		sum.Errors++
+		if msg := err.Error(); len(sum.Samples) < 8 && !contains(sum.Samples, msg) {
+			sum.Samples = append(sum.Samples, msg)
+		}
+		if errors.Is(err, ddoauth.ErrRevoked) {
+			sum.Revoked++
+			return true
+		}
+		return false
+	}
+	see := func(tok string) {
+		fp := ddoauthtest.Fingerprint(tok)
+		mu.Lock()
+		defer mu.Unlock()
+		if !seen[fp] {
+			seen[fp] = true
+			sum.Tokens = append(sum.Tokens, fp)
+			if len(sum.Tokens) > cfg.Expiries {
+				sum.Reached = true
+				finish()
+			}
+		}
+	}
+
+	var wg sync.WaitGroup
+	for range cfg.Callers {
+		wg.Go(func() {
+			last := ""
+			for !stopped() {
+				t0 := time.Now()
+				tok, err := ts.TokenContext(ctx)
+				wait := int64(time.Since(t0))
+				if err != nil && stopped() {
+					return // the run's bound, not a caller's failure
+				}
+				calls.Add(1)
+				for m := maxWait.Load(); wait > m && !maxWait.CompareAndSwap(m, wait); m = maxWait.Load() {
+				}
+				switch {
+				case err != nil:
+					if failed(err) {
+						return // the grant is gone: nothing more to serve
+					}
+				case tok.AccessToken != last:
+					last = tok.AccessToken
+					see(last)
+				}
+				pause(ctx, callerPause)
+			}
+		})
+	}
+	allRevoked := make(chan struct{})
+	go func() { wg.Wait(); close(allRevoked) }()
+
+	var checker sync.WaitGroup
+	if cfg.Role != roleKiller {
+		checker.Go(func() {
+			for !stopped() {
+				checkServed(ctx, ts, hc, now, &mu, &sum)
+				pause(ctx, checkEvery)
+			}
+		})
+	}
+	select {
+	case <-done:
+	case <-allRevoked:
+		finish()
+	case <-ctx.Done():
+		finish()
+	}
+	wg.Wait()
+	checker.Wait()
+	mu.Lock()
+	defer mu.Unlock()
+	sum.Calls = calls.Load()
+	sum.MaxWait = time.Duration(maxWait.Load())
+	sum.Duration = time.Since(start)
+	return sum
+}
+
+// checkServed sends the token ts serves to Datadog, if it has time left
+// by the process's clock, and counts a refusal: a token served dead.
+func checkServed(ctx context.Context, ts *ddoauth.TokenSource, hc *http.Client, now func() time.Time, mu *sync.Mutex, sum *summary) {
+	tok, err := ts.TokenContext(ctx)
+	if err != nil || tok.Expiry.Sub(now()) < 300*time.Millisecond {
+		return
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, site().APIURL()+"/api/v1/events", nil)
+	if err != nil {
+		return
+	}
+	tok.SetAuthHeader(req)
+	resp, err := hc.Do(req)
+	if err != nil {
+		return
+	}
+	resp.Body.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	sum.Checks++
+	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+		sum.Dead++
+	}
+}
+
+// pause waits d unless ctx ends first.
+func pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// emulatorClient returns an HTTP client that sends every request, to any
+// Datadog host, to the emulator, trusting only its authority. A killer's
+// client kills its process once Datadog answers a refresh.
+func emulatorClient(cfg childConfig) (*http.Client, error) {
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM([]byte(cfg.CA)) {
+		return nil, errors.New("no certificate in the emulator's CA PEM")
+	}
+	var tr http.RoundTripper = &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", cfg.Emulator)
+		},
+		TLSClientConfig:     &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12},
+		MaxIdleConnsPerHost: 4,
+		IdleConnTimeout:     30 * time.Second,
+	}
+	if cfg.Role == roleKiller {
+		tr = killOnRefresh{tr}
+	}
+	return &http.Client{Transport: tr, Timeout: 10 * time.Second}, nil
+}
+
+// killOnRefresh plays a replica that dies between Datadog's answer to its
+// refresh and the write of the result: after the POST, before the save.
+type killOnRefresh struct{ base http.RoundTripper }
+
+func (k killOnRefresh) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := k.base.RoundTrip(req)
+	if err == nil && resp.StatusCode == http.StatusOK && req.URL.Path == "/oauth2/v1/token" {
+		syscall.Kill(os.Getpid(), syscall.SIGKILL) //nolint:errcheck // it does not return
+		select {}
+	}
+	return resp, err
+}
+
+// countingStore counts the store's calls that failed or were slow, so
+// that a fault test can tell its fault was met.
+type countingStore struct {
+	ddoauth.Store
+	lease ddoauth.Leaser
+	hit   atomic.Int64
+}
+
+// slowStoreCall is far longer than a store call on loopback takes.
+const slowStoreCall = 250 * time.Millisecond
+
+func (s *countingStore) count(start time.Time, err error) error {
+	failed := err != nil && !errors.Is(err, ddoauth.ErrConflict) && !errors.Is(err, ddoauth.ErrLeaseHeld)
+	if failed || time.Since(start) > slowStoreCall {
+		s.hit.Add(1)
+	}
+	return err
+}
+
+func (s *countingStore) Load(ctx context.Context, id string) (*ddoauth.Connection, error) {
+	start := time.Now()
+	c, err := s.Store.Load(ctx, id)
+	return c, s.count(start, err)
+}
+
+func (s *countingStore) Save(ctx context.Context, id string, conn *ddoauth.Connection) error {
+	start := time.Now()
+	return s.count(start, s.Store.Save(ctx, id, conn))
+}
+
+func (s *countingStore) Lease(ctx context.Context, name, owner string, ttl time.Duration) (int64, error) {
+	start := time.Now()
+	f, err := s.lease.Lease(ctx, name, owner, ttl)
+	return f, s.count(start, err)
+}
+
+func (s *countingStore) Release(ctx context.Context, name, owner string) error {
+	start := time.Now()
+	return s.count(start, s.lease.Release(ctx, name, owner))
+}
