@@ -25,6 +25,12 @@
 //	// From then on: a token source that refreshes, saving before use.
 //	hc := client.TokenSource(store, customerID).Client(nil)
 //
+// Replicas share connections through a [Store] whose writes are
+// conditional on the version read; one that is also a [Leaser] (packages
+// pgstore and redisstore) lets one replica at a time refresh a connection
+// or create an API key. Package storetest checks any store against the
+// contract.
+//
 // [Client.Handlers] serves the onboarding and callback URLs with the
 // pending state sealed in a cookie, for partners who want both halves done.
 //
