@@ -57,6 +57,7 @@ type childConfig struct {
 	RefreshMargin  time.Duration // Config.RefreshMargin
 	RefreshTimeout time.Duration // Config.RefreshTimeout
 	ClockOffset    time.Duration // added to this process's clock
+	NoLease        bool          // hide the store's Leaser: share refreshes in this process only
 	Bound          time.Duration // the longest the run may take
 }
 
@@ -118,7 +119,11 @@ func TestFleetChild(t *testing.T) {
 		t.Fatalf("fleet child: %v", err)
 	}
 	counted := &countingStore{Store: store, lease: store.(ddoauth.Leaser)}
-	ts := client.TokenSource(counted, cfg.ConnID)
+	var shared ddoauth.Store = counted
+	if cfg.NoLease {
+		shared = struct{ ddoauth.Store }{counted}
+	}
+	ts := client.TokenSource(shared, cfg.ConnID)
 
 	// The parent says go on standard input once every process is ready;
 	// standard input closing at any time means the parent is gone.

@@ -40,6 +40,8 @@ type scenario struct {
 	margin   time.Duration // Config.RefreshMargin
 	timeout  time.Duration // Config.RefreshTimeout; the lease lasts a quarter longer
 	roles    []string      // one process each
+	noLease  bool          // the control: replicas share refreshes in process only
+	delay    time.Duration // Datadog's time to answer a token request
 	offsets  []time.Duration
 	// during runs in the test while the fleet runs: a fault.
 	during func(t *testing.T, dd *ddoauthtest.Server)
@@ -52,8 +54,14 @@ func fleetScenario(name string, reuse bool) scenario {
 		name: name, reuse: reuse, expiries: 20,
 		ttl: 2 * time.Second, margin: time.Second, timeout: 2 * time.Second,
 		roles: []string{roleWorker, roleWorker, roleWorker, roleWorker},
+		delay: tokenDelay,
 	}
 }
+
+// tokenDelay is how long the emulator takes to answer a token request, as
+// Datadog takes some: it widens the window in which replicas without a
+// shared lease would spend one refresh token twice.
+const tokenDelay = 150 * time.Millisecond
 
 // bound is the longest a run may take.
 func (sc scenario) bound() time.Duration {
@@ -105,6 +113,9 @@ func runFleet(t *testing.T, sc scenario, ss *sharedStore) outcome {
 	dd.RotateRefreshTokens = true
 	dd.RevokeOnRefreshReuse = sc.reuse
 	oc := dd.NewClient(redirectURL)
+	if sc.delay > 0 {
+		dd.Fail(ddoauthtest.EndpointToken, ddoauthtest.Fault{Times: -1, Delay: sc.delay})
+	}
 
 	ctx, cancel := context.WithTimeout(t.Context(), sc.bound())
 	defer cancel()
@@ -119,7 +130,7 @@ func runFleet(t *testing.T, sc scenario, ss *sharedStore) outcome {
 	procs := make([]*child, len(sc.roles))
 	for i, role := range sc.roles {
 		cfg := base
-		cfg.Role = role
+		cfg.Role, cfg.NoLease = role, sc.noLease
 		if i < len(sc.offsets) {
 			cfg.ClockOffset = sc.offsets[i]
 		}

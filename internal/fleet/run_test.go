@@ -92,6 +92,7 @@ func faultScenario(name string) scenario {
 		name: name, expiries: 8,
 		ttl: 4 * time.Second, margin: 2 * time.Second, timeout: 2 * time.Second,
 		roles: []string{roleWorker, roleWorker, roleWorker, roleWorker},
+		delay: tokenDelay,
 	}
 }
 
@@ -147,8 +148,32 @@ func TestFleetClocksDiffer(t *testing.T) {
 		ttl: 10 * time.Second, margin: 5 * time.Second, timeout: 2 * time.Second,
 		roles:   []string{roleWorker, roleWorker, roleWorker, roleWorker},
 		offsets: []time.Duration{2 * time.Second, -2 * time.Second},
+		delay:   tokenDelay,
 	}
 	o := runFleet(t, sc, ss)
 	fmt.Println(o.line(name))
 	requireHealthy(t, sc, o)
+}
+
+// The control: the same fleet with each replica sharing refreshes only
+// within its process, as before the lease, fails the checks the other
+// tests pass, so they can fail.
+func TestFleetWithoutLeaseFails(t *testing.T) {
+	t.Parallel()
+	for _, reuse := range []bool{false, true} {
+		name := "redis/no-lease"
+		if reuse {
+			name = "redis/reuse-detection/no-lease"
+		}
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			sc := fleetScenario(name, reuse)
+			sc.expiries, sc.noLease = 3, true
+			ss, _ := redisFleet(t)
+			o := runFleet(t, sc, ss)
+			fmt.Println(o.line(name))
+			assert.False(t, o.posts == o.expiries && o.errors == 0 && o.live,
+				"without a lease the fleet spends refresh tokens twice")
+		})
+	}
 }
