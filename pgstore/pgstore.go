@@ -25,6 +25,20 @@
 //
 // Save must be durable when it returns: keep synchronous_commit on (the
 // default) for these tables.
+//
+// # Deadlines and failures
+//
+// Give calls a deadline: pgx bounds each call by its context, and a call
+// whose context ends returns at once with an error wrapping the context's
+// error. The statement it sent may still complete, as after a connection
+// lost in flight: a Save that reported an error may have landed, and the
+// caller's next Load finds it. pgx's default only closes the connection;
+// to have Postgres stop the statement too, set the pool's
+// ConnConfig.BuildContextWatcherHandler to a
+// pgconn.CancelRequestContextWatcherHandler. The Store does not retry:
+// after a failover or restart, the pool dials again on the next call.
+// Errors are [*ddoauth.Error] values wrapping the pgx error, without the
+// statement's arguments or a server error's detail.
 package pgstore
 
 import (
