@@ -95,7 +95,10 @@ func fixture(tb testing.TB) (*ddoauth.Connection, *ddoauth.APIKey) {
 
 func TestNew(t *testing.T) {
 	t.Parallel()
-	pool := newPool(t, pgtest.Start(t))
+	// No server needed: the pool dials on first use.
+	pool, err := pgxpool.New(t.Context(), "postgres://postgres@127.0.0.1:1/none?sslmode=disable")
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
 	for _, c := range []struct {
 		name string
 		pool *pgxpool.Pool
@@ -295,4 +298,27 @@ func TestFormat(t *testing.T) {
 		}
 		assert.False(t, strings.Contains(out, hex.EncodeToString(newKey)), "sealing key in %q", out)
 	}
+}
+
+// Use drops expired states now and then, and keeps the live ones.
+func TestUsedStatesSwept(t *testing.T) {
+	t.Parallel()
+	pool := newPool(t, pgtest.Start(t))
+	s, ctx := open(t, pool, pgstore.Config{}), t.Context()
+	_, err := pool.Exec(ctx, `INSERT INTO ddoauth_used_states (key, expires_at) VALUES ('expired', now() - interval '1 second')`)
+	require.NoError(t, err)
+
+	first, err := s.Use(ctx, "live", time.Now().Add(time.Hour))
+	require.NoError(t, err)
+	assert.True(t, first)
+	var keys []string
+	rows, err := pool.Query(ctx, "SELECT key FROM ddoauth_used_states ORDER BY key")
+	require.NoError(t, err)
+	for rows.Next() {
+		var k string
+		require.NoError(t, rows.Scan(&k))
+		keys = append(keys, k)
+	}
+	require.NoError(t, rows.Err())
+	assert.Equal(t, []string{"live"}, keys)
 }
