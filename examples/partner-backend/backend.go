@@ -23,17 +23,18 @@ import (
 const sessionCookie = "session"
 
 // backend is the partner's server. Users, sessions and connections live in
-// memory; the tokens in a ddoauth.MemoryStore, by connection ID; the API
-// keys in keys, by organization (see apiKeyID).
+// memory; the tokens in store, by connection ID; the API keys in keys, by
+// organization (see apiKeyID).
 type backend struct {
-	origin   string
-	client   *ddoauth.Client
-	handlers *ddoauth.Handlers
-	dd       *ddoauthtest.Server // nil against real Datadog
-	mux      *http.ServeMux
-	store    ddoauth.MemoryStore
-	keys     *keyStore
-	logs     io.Writer
+	origin     string
+	client     *ddoauth.Client
+	handlers   *ddoauth.Handlers
+	dd         *ddoauthtest.Server // nil against real Datadog
+	mux        *http.ServeMux
+	store      store
+	closeStore func()
+	keys       *keyStore
+	logs       io.Writer
 
 	mu       sync.Mutex
 	sessions map[string]string  // session ID -> user
@@ -55,10 +56,13 @@ type record struct {
 
 func (b *backend) ServeHTTP(w http.ResponseWriter, r *http.Request) { b.mux.ServeHTTP(w, r) }
 
-// Close stops the emulator, if any.
+// Close stops the emulator, if any, and closes the store.
 func (b *backend) Close() {
 	if b.dd != nil {
 		b.dd.Close()
+	}
+	if b.closeStore != nil {
+		b.closeStore()
 	}
 }
 

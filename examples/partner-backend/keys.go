@@ -16,7 +16,8 @@ import (
 // place (a file only the service reads, a secrets manager) from which an
 // operator moves the key, and alerts on it.
 type keyStore struct {
-	primary ddoauth.APIKeyStore
+	primary        ddoauth.APIKeyStore
+	ddoauth.Leaser // the primary's: replicas agree on who asks Datadog
 
 	mu   sync.Mutex
 	kept map[string]*ddoauth.APIKey

@@ -42,8 +42,9 @@ func TestAPIKeyNotSavedIsKept(t *testing.T) {
 			HTTPClient: &http.Client{Transport: dd.Transport()}})
 		require.NoError(t, err)
 		logs := &syncBuffer{}
-		b := &backend{client: client, sessions: map[string]string{"s1": "alice"}, conns: map[string]*record{}, logs: logs}
-		b.keys = &keyStore{primary: downKeys{}}
+		mem := &ddoauth.MemoryStore{}
+		b := &backend{client: client, store: mem, sessions: map[string]string{"s1": "alice"}, conns: map[string]*record{}, logs: logs}
+		b.keys = &keyStore{primary: downKeys{}, Leaser: mem}
 		site, err := ddoauth.ResolveSite("datadoghq.eu")
 		require.NoError(t, err)
 

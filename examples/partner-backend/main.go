@@ -25,6 +25,12 @@
 // /oauth/datadog/callback. DDOAUTH_COOKIE_KEY (32 bytes, base64) keeps
 // pending authorizations valid across restarts and replicas; without it a
 // random key is made at start.
+//
+// DATABASE_URL (Postgres) or REDIS_URL selects a store that replicas share,
+// for connections, API keys and the callback's used states, with
+// DDOAUTH_STORE_KEY (32 bytes, base64) sealing tokens and keys at rest;
+// memory is the default. Sign-in sessions and the connection list stay in
+// each process: they stand for the partner's own application.
 package main
 
 import (
@@ -89,8 +95,12 @@ func newBackend(origin string, getenv func(string) string) (*backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	b := &backend{origin: origin, sessions: map[string]string{}, conns: map[string]*record{}, logs: os.Stderr}
-	b.keys = &keyStore{primary: &b.store}
+	st, closeStore, err := openStore(context.Background(), getenv)
+	if err != nil {
+		return nil, err
+	}
+	b := &backend{origin: origin, store: st, closeStore: closeStore, sessions: map[string]string{}, conns: map[string]*record{}, logs: os.Stderr}
+	b.keys = &keyStore{primary: st, Leaser: st}
 	if id := getenv("DD_CLIENT_ID"); id != "" {
 		b.client, err = ddoauth.New(ddoauth.Config{
 			ClientID:     id,
@@ -115,6 +125,7 @@ func newBackend(origin string, getenv func(string) string) (*backend, error) {
 	}
 	b.handlers, err = b.client.Handlers(ddoauth.HandlerConfig{
 		CookieKeys: [][]byte{key},
+		UsedStates: st,
 		OnConnect:  b.onConnect,
 		SitePicker: true,
 		OnError: func(r *http.Request, err error) {

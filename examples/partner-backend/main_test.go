@@ -184,7 +184,7 @@ func TestDisconnectTwice(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, conn.Revoked)
 	assert.Nil(t, conn.Token)
-	_, err = b.client.TokenSource(&b.store, id).TokenContext(context.Background())
+	_, err = b.client.TokenSource(b.store, id).TokenContext(context.Background())
 	assert.ErrorIs(t, err, ddoauth.ErrRevoked)
 	list, _ = connections(t, c, origin)
 	assert.Equal(t, "disconnected", list[0]["status"])
