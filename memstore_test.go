@@ -15,3 +15,9 @@ func TestMemoryStoreConformance(t *testing.T) {
 		Open: func(*testing.T) storetest.Store { return &ddoauth.MemoryStore{} },
 	})
 }
+
+// BenchmarkMemoryStore runs storetest's benchmarks on MemoryStore: the
+// floor the shared stores are measured against.
+func BenchmarkMemoryStore(b *testing.B) {
+	storetest.Benchmark(b, func(*testing.B) storetest.Store { return &ddoauth.MemoryStore{} })
+}
