@@ -8,9 +8,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -31,6 +34,10 @@ const (
 	summaryPrefix = "fleet-child summary "
 )
 
+// goPrefix starts the line the parent writes on a child's standard input
+// to start it, followed by the first token's fingerprint.
+const goPrefix = "go "
+
 // Roles of a fleet process.
 const (
 	roleWorker = "worker" // calls its token source until the fleet has seen enough expiries
@@ -41,6 +48,7 @@ const (
 // client secret, the sealing key) and travels only in the environment.
 type childConfig struct {
 	Role    string
+	Index   int    // the process's number in the fleet, sent to Datadog in processHeader
 	Backend string // "postgres" or "redis"
 	Store   string // a Postgres DSN or a Redis URL
 	Prefix  string // Redis key prefix
@@ -71,19 +79,21 @@ type summary struct {
 	Samples  []string // the first distinct error messages
 	Tokens   []string // fingerprints of the distinct access tokens served, first seen first
 	Store    int64    // store calls that failed or were slow
+	Logs     []string // the first distinct warnings ddoauth logged
 	Checks   int64    // served tokens sent to Datadog
 	Dead     int64    // of which Datadog refused while they had time left
 	MaxWait  time.Duration
-	Reached  bool // saw Expiries+1 tokens
+	First    time.Duration // from go to the first token served
+	Reached  bool          // saw Expiries tokens after the first
 	Duration time.Duration
 }
 
 // callerPause paces each caller: the fleet is meant to be busy, not to
 // starve the store and the emulator of the machine's few CPUs.
-const callerPause = 20 * time.Millisecond
+const callerPause = 50 * time.Millisecond
 
 // checkEvery is how often a process sends the token it serves to Datadog.
-const checkEvery = 100 * time.Millisecond
+const checkEvery = 250 * time.Millisecond
 
 // TestFleetChild is one process of a fleet, started by the tests of this
 // package with childEnv set.
@@ -111,9 +121,11 @@ func TestFleetChild(t *testing.T) {
 	if cfg.ClockOffset != 0 {
 		now = func() time.Time { return time.Now().Add(cfg.ClockOffset) }
 	}
+	logs := &warnings{}
 	client, err := ddoauth.New(ddoauth.Config{
 		ClientID: cfg.ClientID, ClientSecret: cfg.ClientSecret, RedirectURL: redirectURL,
 		HTTPClient: hc, Now: now, RefreshMargin: cfg.RefreshMargin, RefreshTimeout: cfg.RefreshTimeout,
+		Logger: slog.New(logs),
 	})
 	if err != nil {
 		t.Fatalf("fleet child: %v", err)
@@ -125,12 +137,17 @@ func TestFleetChild(t *testing.T) {
 	}
 	ts := client.TokenSource(shared, cfg.ConnID)
 
-	// The parent says go on standard input once every process is ready;
+	// The parent says go on standard input once every process is ready,
+	// with the fingerprint of the connection's first access token;
 	// standard input closing at any time means the parent is gone.
 	fmt.Println(readyLine)
 	in := bufio.NewScanner(os.Stdin)
 	if !in.Scan() {
 		os.Exit(3)
+	}
+	first, ok := strings.CutPrefix(in.Text(), goPrefix)
+	if !ok {
+		t.Fatalf("fleet child: %q from the parent", in.Text())
 	}
 	go func() {
 		for in.Scan() {
@@ -138,8 +155,9 @@ func TestFleetChild(t *testing.T) {
 		os.Exit(3)
 	}()
 
-	sum := runCallers(ctx, cfg, ts, hc, now)
+	sum := runCallers(ctx, cfg, ts, hc, now, first)
 	sum.Store = counted.hit.Load()
+	sum.Logs = logs.list()
 	out, err := json.Marshal(sum)
 	if err != nil {
 		t.Fatalf("fleet child: %v", err)
@@ -148,14 +166,15 @@ func TestFleetChild(t *testing.T) {
 }
 
 // runCallers calls ts from cfg.Callers goroutines until the process has
-// served cfg.Expiries+1 distinct access tokens, every caller got
-// ErrRevoked, or ctx ends.
-func runCallers(ctx context.Context, cfg childConfig, ts *ddoauth.TokenSource, hc *http.Client, now func() time.Time) summary {
+// served cfg.Expiries distinct access tokens other than the first (whose
+// fingerprint is first), every caller got ErrRevoked, or ctx ends.
+func runCallers(ctx context.Context, cfg childConfig, ts *ddoauth.TokenSource, hc *http.Client, now func() time.Time, first string) summary {
 	start := time.Now()
 	var (
 		mu      sync.Mutex // guards sum and seen
 		sum     = summary{Role: cfg.Role}
 		seen    = map[string]bool{}
+		renewed int // tokens seen other than the first
 		calls   atomic.Int64
 		maxWait atomic.Int64
 		done    = make(chan struct{})
@@ -193,7 +212,13 @@ func runCallers(ctx context.Context, cfg childConfig, ts *ddoauth.TokenSource, h
 		if !seen[fp] {
 			seen[fp] = true
 			sum.Tokens = append(sum.Tokens, fp)
-			if len(sum.Tokens) > cfg.Expiries {
+			if len(sum.Tokens) == 1 {
+				sum.First = time.Since(start)
+			}
+			if fp != first {
+				renewed++
+			}
+			if renewed >= cfg.Expiries {
 				sum.Reached = true
 				finish()
 			}
@@ -256,11 +281,13 @@ func runCallers(ctx context.Context, cfg childConfig, ts *ddoauth.TokenSource, h
 	return sum
 }
 
-// checkServed sends the token ts serves to Datadog, if it has time left
-// by the process's clock, and counts a refusal: a token served dead.
+// checkServed sends the token ts serves to Datadog and counts a refusal
+// that came back before the token's expiry by the process's clock: a
+// token served dead. (The process stamps expiries before it asks
+// Datadog, so Datadog's run later.)
 func checkServed(ctx context.Context, ts *ddoauth.TokenSource, hc *http.Client, now func() time.Time, mu *sync.Mutex, sum *summary) {
 	tok, err := ts.TokenContext(ctx)
-	if err != nil || tok.Expiry.Sub(now()) < 300*time.Millisecond {
+	if err != nil {
 		return
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, site().APIURL()+"/api/v1/events", nil)
@@ -273,10 +300,11 @@ func checkServed(ctx context.Context, ts *ddoauth.TokenSource, hc *http.Client, 
 		return
 	}
 	resp.Body.Close()
+	refused := resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden
 	mu.Lock()
 	defer mu.Unlock()
 	sum.Checks++
-	if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+	if refused && now().Before(tok.Expiry) {
 		sum.Dead++
 	}
 }
@@ -317,10 +345,26 @@ func emulatorClient(cfg childConfig) (*http.Client, error) {
 		MaxIdleConnsPerHost: 4,
 		IdleConnTimeout:     30 * time.Second,
 	}
+	tr = tagged{tr, strconv.Itoa(cfg.Index)}
 	if cfg.Role == roleKiller {
 		tr = killOnRefresh{tr}
 	}
 	return &http.Client{Transport: tr, Timeout: 10 * time.Second}, nil
+}
+
+// processHeader names the fleet process that sent a request, in the
+// emulator's request log.
+const processHeader = "X-Fleet-Process"
+
+type tagged struct {
+	base  http.RoundTripper
+	index string
+}
+
+func (t tagged) RoundTrip(req *http.Request) (*http.Response, error) {
+	req = req.Clone(req.Context())
+	req.Header.Set(processHeader, t.index)
+	return t.base.RoundTrip(req)
 }
 
 // killOnRefresh plays a replica that dies between Datadog's answer to its
@@ -375,4 +419,38 @@ func (s *countingStore) Lease(ctx context.Context, name, owner string, ttl time.
 func (s *countingStore) Release(ctx context.Context, name, owner string) error {
 	start := time.Now()
 	return s.count(start, s.lease.Release(ctx, name, owner))
+}
+
+// warnings is a slog.Handler keeping the first distinct warnings and
+// errors ddoauth logs (its records hold no secret), for the summary.
+type warnings struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (w *warnings) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+
+func (w *warnings) Handle(_ context.Context, r slog.Record) error {
+	msg := r.Message
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key != "delay" && a.Key != "attempt" {
+			msg += " " + a.String()
+		}
+		return true
+	})
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.seen) < 16 && !contains(w.seen, msg) {
+		w.seen = append(w.seen, msg)
+	}
+	return nil
+}
+
+func (w *warnings) WithAttrs([]slog.Attr) slog.Handler { return w }
+func (w *warnings) WithGroup(string) slog.Handler      { return w }
+
+func (w *warnings) list() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]string(nil), w.seen...)
 }

@@ -79,7 +79,7 @@ type sharedStore struct {
 type outcome struct {
 	posts    int // refresh requests at the token endpoint
 	refused  int // of which Datadog did not answer 200
-	expiries int // distinct access tokens the fleet served, less the first
+	expiries int // distinct access tokens the fleet served, other than the first
 	errors   int64
 	revoked  int64
 	dead     int64
@@ -130,7 +130,7 @@ func runFleet(t *testing.T, sc scenario, ss *sharedStore) outcome {
 	procs := make([]*child, len(sc.roles))
 	for i, role := range sc.roles {
 		cfg := base
-		cfg.Role, cfg.NoLease = role, sc.noLease
+		cfg.Role, cfg.Index, cfg.NoLease = role, i, sc.noLease
 		if i < len(sc.offsets) {
 			cfg.ClockOffset = sc.offsets[i]
 		}
@@ -154,9 +154,10 @@ func runFleet(t *testing.T, sc scenario, ss *sharedStore) outcome {
 	require.NoError(t, ss.store.Save(ctx, connID, conn))
 	dd.ResetRequests()
 
+	first := ddoauthtest.Fingerprint(conn.Token.AccessToken)
 	start := time.Now()
 	for _, p := range procs {
-		p.start(t)
+		p.start(t, first)
 	}
 	if sc.during != nil {
 		sc.during(t, dd)
@@ -183,15 +184,20 @@ func runFleet(t *testing.T, sc scenario, ss *sharedStore) outcome {
 			tokens[fp] = true
 		}
 	}
-	o.expiries = max(len(tokens)-1, 0)
+	delete(tokens, first)
+	o.expiries = len(tokens)
+	var posts strings.Builder
 	for _, r := range dd.Requests() {
 		if r.Endpoint == ddoauthtest.EndpointToken && r.Form.Get("grant_type") == "refresh_token" {
 			o.posts++
 			if r.Status != 200 {
 				o.refused++
 			}
+			fmt.Fprintf(&posts, " %v:p%s:%d:%s", r.Time.Sub(start).Round(time.Millisecond),
+				r.Header.Get(processHeader), r.Status, r.Form.Get("refresh_token")[len("[redacted "):][:4])
 		}
 	}
+	t.Logf("refresh POSTs (time from go, process, status, refresh token):%s", posts.String())
 
 	o.stored, err = ss.store.Load(ctx, connID)
 	require.NoError(t, err)
@@ -203,8 +209,8 @@ func runFleet(t *testing.T, sc scenario, ss *sharedStore) outcome {
 		sc.name, o.wall.Round(time.Millisecond), o.maxWait.Round(time.Millisecond), o.refused, o.dead, o.store, o.stored.Revoked)
 	for i, s := range o.sums {
 		if s != nil {
-			t.Logf("process %d (%s): %d calls, %d errors %q, %d tokens, %d checks, longest wait %v",
-				i, s.Role, s.Calls, s.Errors, s.Samples, len(s.Tokens), s.Checks, s.MaxWait.Round(time.Millisecond))
+			t.Logf("process %d (%s): first token after %v, %d calls, %d errors %q, %d tokens, %d checks, %d dead, longest wait %v, %d failed or slow store calls, logged %q",
+				i, s.Role, s.First.Round(time.Millisecond), s.Calls, s.Errors, s.Samples, len(s.Tokens), s.Checks, s.Dead, s.MaxWait.Round(time.Millisecond), s.Store, s.Logs)
 		}
 	}
 	return o
@@ -217,7 +223,7 @@ func requireHealthy(t *testing.T, sc scenario, o outcome) {
 	for i, st := range o.states {
 		require.Truef(t, st.Success(), "process %d: %v", i, st)
 		require.NotNilf(t, o.sums[i], "process %d left no summary", i)
-		assert.Truef(t, o.sums[i].Reached, "process %d saw %d of %d expiries", i, len(o.sums[i].Tokens)-1, sc.expiries)
+		assert.Truef(t, o.sums[i].Reached, "process %d saw %d tokens for %d expiries", i, len(o.sums[i].Tokens), sc.expiries)
 	}
 	assert.GreaterOrEqual(t, o.expiries, sc.expiries)
 	assert.Equal(t, o.expiries, o.posts, "token POSTs per expiry")
@@ -301,9 +307,9 @@ func (c *child) waitReady(t *testing.T, ctx context.Context) {
 	}
 }
 
-func (c *child) start(t *testing.T) {
+func (c *child) start(t *testing.T, first string) {
 	t.Helper()
-	_, err := io.WriteString(c.stdin, "go\n")
+	_, err := io.WriteString(c.stdin, goPrefix+first+"\n")
 	require.NoError(t, err)
 }
 
@@ -371,16 +377,11 @@ func refreshPosts(dd *ddoauthtest.Server) int {
 	return n
 }
 
-// afterPosts waits until the fleet made n refresh requests.
-func afterPosts(t *testing.T, dd *ddoauthtest.Server, n int, within time.Duration) {
-	t.Helper()
-	require.Eventuallyf(t, func() bool { return refreshPosts(dd) >= n }, within, 20*time.Millisecond,
-		"the fleet did not reach %d refreshes", n)
-}
-
 // openChildStore opens the fleet's store as cfg names it.
 func openChildStore(ctx context.Context, cfg childConfig) (ddoauth.Store, func(), error) {
 	switch cfg.Backend {
+	case "postgres":
+		return openPostgres(ctx, cfg)
 	case "redis":
 		return openRedis(ctx, cfg)
 	}

@@ -14,16 +14,14 @@ import (
 	"github.com/ddoauth/ddoauth/redisstore"
 )
 
-// redisFleet starts a Redis of t's own and returns the fleet's store in it.
-func redisFleet(t *testing.T) (*sharedStore, *redistest.Server) {
+// redisFleet returns the fleet's store in srv, under a prefix of its own.
+func redisFleet(t *testing.T, srv *redistest.Server) *sharedStore {
 	t.Helper()
-	srv := redistest.Start(t)
-	key := rand.Text() + rand.Text()[:6] // 32 bytes
-	cfg := childConfig{Backend: "redis", Store: srv.URL(), Prefix: srv.Prefix(t), Key: []byte(key)}
+	cfg := childConfig{Backend: "redis", Store: srv.URL(), Prefix: srv.Prefix(t), Key: sealingKey()}
 	store, closeStore, err := openChildStore(t.Context(), cfg)
 	require.NoError(t, err)
 	t.Cleanup(closeStore)
-	return &sharedStore{store: store, child: cfg}, srv
+	return &sharedStore{store: store, child: cfg}
 }
 
 // openRedis opens the store a fleet process shares over Redis.
@@ -41,4 +39,11 @@ func openRedis(_ context.Context, cfg childConfig) (ddoauth.Store, func(), error
 		return nil, nil, err
 	}
 	return store, func() { rdb.Close() }, nil
+}
+
+// sealingKey returns a new 32-byte key for the store's records.
+func sealingKey() []byte {
+	key := make([]byte, 32)
+	rand.Read(key)
+	return key
 }

@@ -10,23 +10,64 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ddoauth/ddoauth/ddoauthtest"
+	"github.com/ddoauth/ddoauth/internal/pgtest"
+	"github.com/ddoauth/ddoauth/internal/redistest"
 )
 
+// backend is a store a fleet shares.
+type backend struct {
+	name string
+	// open returns the fleet's store, isolated from other tests', on a
+	// server they may share.
+	open func(t *testing.T) *sharedStore
+	// own returns it on a server of t's own, with the server's stop and
+	// start, for fault tests.
+	own func(t *testing.T) (ss *sharedStore, stop, start func(testing.TB))
+}
+
+func backends() []backend {
+	return []backend{
+		{
+			name: "postgres",
+			open: func(t *testing.T) *sharedStore { return postgresFleet(t, pgtest.Start(t)) },
+			own: func(t *testing.T) (*sharedStore, func(testing.TB), func(testing.TB)) {
+				srv := pgtest.NewServer(t)
+				return postgresFleet(t, srv), srv.Stop, srv.Start
+			},
+		},
+		{
+			name: "redis",
+			open: func(t *testing.T) *sharedStore { return redisFleet(t, redistest.Start(t)) },
+			own: func(t *testing.T) (*sharedStore, func(testing.TB), func(testing.TB)) {
+				srv := redistest.Start(t)
+				return redisFleet(t, srv), srv.Stop, srv.Restart
+			},
+		},
+	}
+}
+
+// modes are the emulator's behaviours on a rotated refresh token sent
+// again: refused (strict rotation), or refused and the grant revoked.
+var modes = []struct {
+	suffix string
+	reuse  bool
+}{{"", false}, {"/reuse-detection", true}}
+
+// TestFleet is the proof `make fleet` prints: for each backend and mode,
+// one token request per expiry, no caller error, a live refresh token.
 func TestFleet(t *testing.T) {
 	t.Parallel()
-	for _, reuse := range []bool{false, true} {
-		name := "redis"
-		if reuse {
-			name += "/reuse-detection"
+	for _, b := range backends() {
+		for _, m := range modes {
+			name := b.name + m.suffix
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				sc := fleetScenario(name, m.reuse)
+				o := runFleet(t, sc, b.open(t))
+				fmt.Println(o.line(name))
+				requireHealthy(t, sc, o)
+			})
 		}
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			sc := fleetScenario(name, reuse)
-			ss, _ := redisFleet(t)
-			o := runFleet(t, sc, ss)
-			fmt.Println(o.line(name))
-			requireHealthy(t, sc, o)
-		})
 	}
 }
 
@@ -35,45 +76,47 @@ func TestFleet(t *testing.T) {
 // ends revoked, in the store and for every caller (see the package doc).
 func TestFleetLeaseHolderKilled(t *testing.T) {
 	t.Parallel()
-	for _, reuse := range []bool{false, true} {
-		name := "redis/holder-killed"
-		if reuse {
-			name = "redis/reuse-detection/holder-killed"
-		}
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			sc := fleetScenario(name, reuse)
-			// The killer's clock runs ahead, so it refreshes first.
-			sc.roles = []string{roleKiller, roleWorker, roleWorker, roleWorker}
-			sc.offsets = []time.Duration{sc.margin}
-			ss, _ := redisFleet(t)
-			o := runFleet(t, sc, ss)
-			survivors := int64(0)
-			for _, s := range o.sums[1:] {
-				if s != nil {
-					survivors += s.Revoked
+	for _, b := range backends() {
+		for _, m := range modes {
+			name := b.name + m.suffix + "/holder-killed"
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				sc := fleetScenario(name, m.reuse)
+				// The killer's clock runs ahead, so it refreshes first.
+				sc.roles = []string{roleKiller, roleWorker, roleWorker, roleWorker}
+				sc.offsets = []time.Duration{sc.margin}
+				o := runFleet(t, sc, b.open(t))
+				survivors := int64(0)
+				for _, s := range o.sums[1:] {
+					if s != nil {
+						survivors += s.Revoked
+					}
 				}
-			}
-			fmt.Printf("fleet %s: %d token POSTs (%d refused), stored connection revoked: %s, survivors' callers ended with ErrRevoked: %d/%d, longest wait %v\n",
-				name, o.posts, o.refused, yesNo(o.stored.Revoked), survivors, 3*16, o.maxWait.Round(10*time.Millisecond))
+				fmt.Printf("fleet %s: %d token POSTs (%d refused), stored connection revoked: %s, "+
+					"survivors' callers ended with ErrRevoked: %d/%d, longest wait %v\n",
+					name, o.posts, o.refused, yesNo(o.stored.Revoked), survivors, 3*16, o.maxWait.Round(10*time.Millisecond))
 
-			ws := o.states[0].Sys().(syscall.WaitStatus)
-			require.True(t, ws.Signaled() && ws.Signal() == syscall.SIGKILL, "the holder was killed: %v", o.states[0])
-			assert.Nil(t, o.sums[0], "the holder died before it could report")
-			for i, st := range o.states[1:] {
-				require.Truef(t, st.Success(), "survivor %d: %v", i+1, st)
-				require.NotNil(t, o.sums[i+1])
-				s := o.sums[i+1]
-				assert.Equalf(t, int64(16), s.Revoked, "survivor %d: every caller ends with ErrRevoked", i+1)
-				assert.Equalf(t, s.Revoked, s.Errors, "survivor %d: no error but ErrRevoked: %q", i+1, s.Samples)
-			}
-			assert.True(t, o.stored.Revoked, "the stored connection is marked revoked")
-			assert.False(t, o.live)
-			assert.Equal(t, 2, o.posts, "the holder's refresh, then one survivor's after the lease expired")
-			assert.Equal(t, 1, o.refused)
-			// Nothing waits longer than the dead holder's lease and one refresh.
-			assert.Less(t, o.maxWait, sc.timeout+sc.timeout/4+sc.timeout+time.Second)
-		})
+				ws := o.states[0].Sys().(syscall.WaitStatus)
+				require.True(t, ws.Signaled() && ws.Signal() == syscall.SIGKILL, "the holder was killed: %v", o.states[0])
+				assert.Nil(t, o.sums[0], "the holder died before it could report")
+				for i, st := range o.states[1:] {
+					require.Truef(t, st.Success(), "survivor %d: %v", i+1, st)
+					require.NotNil(t, o.sums[i+1])
+					s := o.sums[i+1]
+					assert.Equalf(t, int64(16), s.Revoked, "survivor %d: every caller ends with ErrRevoked", i+1)
+					assert.Equalf(t, s.Revoked, s.Errors, "survivor %d: no error but ErrRevoked: %q", i+1, s.Samples)
+				}
+				assert.True(t, o.stored.Revoked, "the stored connection is marked revoked")
+				assert.False(t, o.live)
+				assert.Equal(t, 1, o.refused, "one survivor spends the dead refresh token, once")
+				// The holder's refresh, after any a survivor made first when
+				// the holder was slow to start.
+				assert.Positive(t, o.posts-o.refused)
+				// No caller waits longer than a refresh may take: the dead
+				// holder's lease, then one refresh.
+				assert.Less(t, o.maxWait, sc.timeout+sc.timeout/4+sc.timeout+2*time.Second)
+			})
+		}
 	}
 }
 
@@ -84,13 +127,13 @@ func yesNo(b bool) string {
 	return "no"
 }
 
-// faultScenario is a run with room for an outage of the store: 4 s tokens
-// refreshed 2 s ahead, so that an outage of a second falls inside the
-// margin and every caller keeps a valid token through it.
+// faultScenario is a run with room for an outage of the store: 6 s tokens
+// refreshed 3 s ahead, so that an outage of a second or two falls inside
+// the margin and every caller keeps a valid token through it.
 func faultScenario(name string) scenario {
 	return scenario{
-		name: name, expiries: 8,
-		ttl: 4 * time.Second, margin: 2 * time.Second, timeout: 2 * time.Second,
+		name: name, expiries: 6,
+		ttl: 6 * time.Second, margin: 3 * time.Second, timeout: 2 * time.Second,
 		roles: []string{roleWorker, roleWorker, roleWorker, roleWorker},
 		delay: tokenDelay,
 	}
@@ -98,18 +141,20 @@ func faultScenario(name string) scenario {
 
 // outage stops the store just before the fleet's third refresh is due,
 // for down, then starts it again: the refresh meets the outage.
-func outage(ss *sharedStore, stop, start func(testing.TB), down time.Duration) func(*testing.T, *ddoauthtest.Server) {
+func outage(ss *sharedStore, stop, start func(testing.TB), margin, down time.Duration) func(*testing.T, *ddoauthtest.Server) {
 	return func(t *testing.T, dd *ddoauthtest.Server) {
-		afterPosts(t, dd, 2, time.Minute)
 		var due time.Time
 		require.Eventually(t, func() bool {
+			if refreshPosts(dd) != 2 {
+				return false
+			}
 			conn, err := ss.store.Load(t.Context(), connID)
 			if err != nil || conn.Version == 0 {
 				return false
 			}
-			due = conn.Token.Expiry.Add(-2 * time.Second) // the margin
+			due = conn.Token.Expiry.Add(-margin)
 			return refreshPosts(dd) == 2
-		}, 10*time.Second, 20*time.Millisecond)
+		}, time.Minute, 20*time.Millisecond, "the fleet did not reach its second refresh")
 		time.Sleep(time.Until(due.Add(-down / 2))) // the fault's schedule, not a wait for a condition
 		t0 := time.Now()
 		stop(t)
@@ -119,19 +164,23 @@ func outage(ss *sharedStore, stop, start func(testing.TB), down time.Duration) f
 	}
 }
 
+// The store restarted while a refresh is due: the clients reconnect, the
+// refresh lands after the outage, and every caller keeps a valid token.
 func TestFleetStoreRestarted(t *testing.T) {
 	t.Parallel()
-	t.Run("redis", func(t *testing.T) {
-		t.Parallel()
-		name := "redis/restarted"
-		ss, srv := redisFleet(t)
-		sc := faultScenario(name)
-		sc.during = outage(ss, srv.Stop, srv.Restart, time.Second)
-		o := runFleet(t, sc, ss)
-		fmt.Println(o.line(name))
-		requireHealthy(t, sc, o)
-		assert.Positive(t, o.store, "the fleet met the outage")
-	})
+	for _, b := range backends() {
+		name := b.name + "/restarted"
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ss, stop, start := b.own(t)
+			sc := faultScenario(name)
+			sc.during = outage(ss, stop, start, sc.margin, time.Second)
+			o := runFleet(t, sc, ss)
+			fmt.Println(o.line(name))
+			requireHealthy(t, sc, o)
+			assert.Positive(t, o.store, "the fleet met the outage")
+		})
+	}
 }
 
 // Replicas whose clocks differ by up to 4 s still make one token request
@@ -141,18 +190,22 @@ func TestFleetStoreRestarted(t *testing.T) {
 // expired (see the package doc).
 func TestFleetClocksDiffer(t *testing.T) {
 	t.Parallel()
-	name := "redis/clocks-differ"
-	ss, _ := redisFleet(t)
-	sc := scenario{
-		name: name, expiries: 4,
-		ttl: 10 * time.Second, margin: 5 * time.Second, timeout: 2 * time.Second,
-		roles:   []string{roleWorker, roleWorker, roleWorker, roleWorker},
-		offsets: []time.Duration{2 * time.Second, -2 * time.Second},
-		delay:   tokenDelay,
+	for _, b := range backends() {
+		name := b.name + "/clocks-differ"
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			sc := scenario{
+				name: name, expiries: 4,
+				ttl: 10 * time.Second, margin: 5 * time.Second, timeout: 2 * time.Second,
+				roles:   []string{roleWorker, roleWorker, roleWorker, roleWorker},
+				offsets: []time.Duration{2 * time.Second, -2 * time.Second},
+				delay:   tokenDelay,
+			}
+			o := runFleet(t, sc, b.open(t))
+			fmt.Println(o.line(name))
+			requireHealthy(t, sc, o)
+		})
 	}
-	o := runFleet(t, sc, ss)
-	fmt.Println(o.line(name))
-	requireHealthy(t, sc, o)
 }
 
 // The control: the same fleet with each replica sharing refreshes only
@@ -160,17 +213,13 @@ func TestFleetClocksDiffer(t *testing.T) {
 // tests pass, so they can fail.
 func TestFleetWithoutLeaseFails(t *testing.T) {
 	t.Parallel()
-	for _, reuse := range []bool{false, true} {
-		name := "redis/no-lease"
-		if reuse {
-			name = "redis/reuse-detection/no-lease"
-		}
+	for _, m := range modes {
+		name := "redis" + m.suffix + "/no-lease"
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
-			sc := fleetScenario(name, reuse)
+			sc := fleetScenario(name, m.reuse)
 			sc.expiries, sc.noLease = 3, true
-			ss, _ := redisFleet(t)
-			o := runFleet(t, sc, ss)
+			o := runFleet(t, sc, redisFleet(t, redistest.Start(t)))
 			fmt.Println(o.line(name))
 			assert.False(t, o.posts == o.expiries && o.errors == 0 && o.live,
 				"without a lease the fleet spends refresh tokens twice")
