@@ -15,7 +15,8 @@
 // paused holder from writing over its successor, insert-only API keys,
 // atomic used states, cancellation, and fmt output without secrets.
 //
-// The package imports the standard library, ddoauth and x/oauth2 only.
+// The package imports the standard library, ddoauth, x/oauth2 and, for
+// Benchmark's refresh, ddoauthtest; never testify.
 package storetest
 
 import (
