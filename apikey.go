@@ -172,7 +172,8 @@ func (c *Client) EnsureAPIKey(ctx context.Context, conn *Connection, store APIKe
 				return nil, storeError("lease API key", Site{}, err)
 			}
 			if err := retry.Sleep(ctx, retry.Backoff(wait, leasePollBase, leasePollMax)); err != nil {
-				return nil, &Error{Op: "create API key", Err: err, Description: "another replica is creating the API key"}
+				return nil, &Error{Op: "create API key", Err: err, also: []error{ErrLeaseHeld},
+					Description: "another replica is creating the API key"}
 			}
 			if key, err := loadAPIKey(ctx, store, id); err == nil || !errors.Is(err, ErrNotFound) {
 				return key, err

@@ -191,6 +191,21 @@ func TestTokenSourceWaitsForLeaseHolder(t *testing.T) {
 			assert.Equal(t, 1, dd.Count(ddoauthtest.EndpointToken))
 		})
 	})
+	t.Run("holder never finishes", func(t *testing.T) {
+		t.Parallel()
+		synctest.Test(t, func(t *testing.T) {
+			dd, c, store := inMemory(t, ddoauth.Sites()[2])
+			time.Sleep(2 * time.Hour)
+			_, err := store.Lease(t.Context(), "connection/tenant-1", "stuck replica", time.Hour)
+			require.NoError(t, err)
+			start := time.Now()
+			_, err = c.TokenSource(store, "tenant-1").TokenContext(t.Context())
+			require.ErrorIs(t, err, ddoauth.ErrLeaseHeld)
+			require.ErrorIs(t, err, context.DeadlineExceeded)
+			assert.Equal(t, 135*time.Second, time.Since(start), "bounded by the lease's life plus RefreshTimeout")
+			assert.Equal(t, 0, dd.Count(ddoauthtest.EndpointToken))
+		})
+	})
 	t.Run("holder saves", func(t *testing.T) {
 		t.Parallel()
 		synctest.Test(t, func(t *testing.T) {

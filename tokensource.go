@@ -85,7 +85,9 @@ func (ts *TokenSource) Token() (*oauth2.Token, error) { return ts.TokenContext(c
 // [ErrRevoked] when the grant is gone (the connection is then marked
 // Revoked in the store and never refreshed again), [ErrNotFound],
 // [ErrCorruptConnection], [ErrConflict] when the connection was replaced
-// while it refreshed, the store's errors, or those of [Client.Refresh].
+// while it refreshed, [ErrLeaseHeld] when another replica held the
+// refresh lease longer than a refresh may take (Config.RefreshTimeout),
+// the store's errors, or those of [Client.Refresh].
 func (ts *TokenSource) TokenContext(ctx context.Context) (*oauth2.Token, error) {
 	c, err := ts.token(ctx, "")
 	if err != nil {
@@ -312,7 +314,7 @@ func (ts *TokenSource) acquire(ctx context.Context, conn *Connection, rejected s
 			return 0, nil, storeError("lease connection", conn.Site, err)
 		}
 		if err := retry.Sleep(ctx, retry.Backoff(wait, leasePollBase, leasePollMax)); err != nil {
-			return 0, nil, &Error{Op: "refresh", Site: conn.Site.String(), Err: err,
+			return 0, nil, &Error{Op: "refresh", Site: conn.Site.String(), Err: err, also: []error{ErrLeaseHeld},
 				Description: "another replica holds the connection's refresh lease"}
 		}
 		next, err := ts.load(ctx)
