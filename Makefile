@@ -38,8 +38,9 @@ servers:
 
 # The fleet, proven with OS processes (internal/fleet): four copies of the
 # test binary share one Postgres, then one Redis, through 20 token expiries,
-# in strict rotation and with reuse detection; one line per backend and
-# mode, then the faults. Run from the package's directory so that go test
-# prints the lines. Needs `make servers`.
+# in strict rotation and with reuse detection. Prints a `fleet <backend>:`
+# line per backend and mode, and `fault` and `control` lines for the other
+# runs. Run from the package's directory so that go test prints them.
+# Needs `make servers`.
 fleet:
 	cd internal/fleet && DDOAUTH_REQUIRE_SERVERS=1 go test -race -count=1 -run '^TestFleet'

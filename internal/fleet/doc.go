@@ -1,18 +1,28 @@
 // Package fleet proves, with separate OS processes, that replicas sharing
 // one Postgres or one Redis refresh a connection once per expiry. It holds
-// tests only: `make fleet` runs them and prints one line per backend and
-// mode.
+// tests only; `make fleet` runs them and prints, per backend and mode:
 //
-// A test starts the emulator (package ddoauthtest) with short-lived access
-// tokens and rotating refresh tokens, starts a private server of the
-// store, and re-executes its own test binary as four processes
-// (TestFleetChild), each with one [ddoauth.TokenSource] called from many
-// goroutines. Once all are ready it authorizes one connection, saves it
-// and lets them run until 20 access tokens have expired. It then counts
-// the token requests Datadog saw, the callers' errors, and refreshes the
-// stored refresh token once more to prove it is alive. The children read
-// their settings from one environment variable and exit when their
-// standard input closes, so none outlives the test.
+//	fleet <backend>: <P> token POSTs for <E> expiries, <X> caller errors, stored refresh token live: <yes|no>
+//
+// A test starts the emulator (package ddoauthtest) with 2 s access tokens
+// and rotating refresh tokens (strict rotation, then reuse detection,
+// where a rotated-out refresh token sent again revokes the grant), starts
+// a private server of the store, and re-executes its own test binary as
+// four processes (TestFleetChild), each calling one [ddoauth.TokenSource]
+// from 16 goroutines. Once all are ready it authorizes one connection and
+// saves it; the processes run until each has served 20 tokens after the
+// first. P counts the refresh requests Datadog saw, E the distinct tokens
+// the fleet served after the first, X the callers' errors; the stored
+// refresh token is spent once more to prove it alive. A process also
+// sends the token it serves to Datadog a few times a second and counts
+// refusals. Children read their settings from one environment variable,
+// die with the test binary (Pdeathsig) and exit once their standard input
+// closes, so none outlives the test.
+//
+// Faults and a control print `fault` and `control` lines: the store
+// restarted while a refresh is due, replicas whose clocks differ, the
+// lease holder killed, and the same fleet without the lease, which must
+// fail the checks the others pass.
 //
 // A lease holder killed (kill -9) after Datadog answered its refresh and
 // before it saved the result takes the only live refresh token with it
@@ -29,5 +39,5 @@
 // differ still refresh once per expiry; but a token's expiry is stamped by
 // the clock of the replica that refreshed it, so Config.RefreshMargin must
 // exceed the largest difference between two replicas' clocks, or the
-// slowest replica serves a token Datadog already considers expired.
+// replica whose clock runs behind serves tokens Datadog has expired.
 package fleet

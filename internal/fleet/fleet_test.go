@@ -92,14 +92,16 @@ type outcome struct {
 	wall     time.Duration
 }
 
-// line is the result line `make fleet` prints.
-func (o outcome) line(name string) string {
+// line is a result line: `fleet <backend>: ...` for the proof `make
+// fleet` prints, the same counts after another word for faults and the
+// control.
+func (o outcome) line(kind, name string) string {
 	live := "no"
 	if o.live {
 		live = "yes"
 	}
-	return fmt.Sprintf("fleet %s: %d token POSTs for %d expiries, %d caller errors, stored refresh token live: %s",
-		name, o.posts, o.expiries, o.errors, live)
+	return fmt.Sprintf("%s %s: %d token POSTs for %d expiries, %d caller errors, stored refresh token live: %s",
+		kind, name, o.posts, o.expiries, o.errors, live)
 }
 
 // runFleet authorizes a connection on a new emulator, saves it in ss, and

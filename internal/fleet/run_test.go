@@ -64,7 +64,7 @@ func TestFleet(t *testing.T) {
 				t.Parallel()
 				sc := fleetScenario(name, m.reuse)
 				o := runFleet(t, sc, b.open(t))
-				fmt.Println(o.line(name))
+				fmt.Println(o.line("fleet", name))
 				requireHealthy(t, sc, o)
 			})
 		}
@@ -92,7 +92,7 @@ func TestFleetLeaseHolderKilled(t *testing.T) {
 						survivors += s.Revoked
 					}
 				}
-				fmt.Printf("fleet %s: %d token POSTs (%d refused), stored connection revoked: %s, "+
+				fmt.Printf("fault %s: %d token POSTs (%d refused), stored connection revoked: %s, "+
 					"survivors' callers ended with ErrRevoked: %d/%d, longest wait %v\n",
 					name, o.posts, o.refused, yesNo(o.stored.Revoked), survivors, 3*16, o.maxWait.Round(10*time.Millisecond))
 
@@ -176,34 +176,57 @@ func TestFleetStoreRestarted(t *testing.T) {
 			sc := faultScenario(name)
 			sc.during = outage(ss, stop, start, sc.margin, time.Second)
 			o := runFleet(t, sc, ss)
-			fmt.Println(o.line(name))
+			fmt.Println(o.line("fault", name))
 			requireHealthy(t, sc, o)
 			assert.Positive(t, o.store, "the fleet met the outage")
 		})
 	}
 }
 
-// Replicas whose clocks differ by up to 4 s still make one token request
-// per expiry: leases are timed by the store's clock. The replica whose
-// clock runs ahead refreshes first; the margin exceeds the difference
-// between the clocks, so no replica serves a token Datadog considers
-// expired (see the package doc).
+// Replicas whose clocks run 2 s ahead and 2 s behind still make one token
+// request per expiry: leases are timed by the store's clock, and the
+// replica whose clock runs ahead refreshes first. Expiries are stamped by
+// the refreshing replica's clock, though: with a margin larger than the
+// 4 s between the clocks no replica serves a token Datadog considers
+// expired; with a smaller one the replica behind does (see the package
+// doc).
 func TestFleetClocksDiffer(t *testing.T) {
 	t.Parallel()
+	type clockCase struct {
+		backend  backend
+		suffix   string
+		expiries int
+		ttl      time.Duration
+		margin   time.Duration
+		deadOK   bool // the margin is below the clocks' difference
+	}
+	var cases []clockCase
 	for _, b := range backends() {
-		name := b.name + "/clocks-differ"
+		cases = append(cases, clockCase{b, "/clocks-differ", 4, 10 * time.Second, 5 * time.Second, false})
+	}
+	cases = append(cases, clockCase{backends()[1], "/clocks-differ-beyond-margin", 6, 2 * time.Second, time.Second, true})
+	for _, c := range cases {
+		name := c.backend.name + c.suffix
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			sc := scenario{
-				name: name, expiries: 4,
-				ttl: 10 * time.Second, margin: 5 * time.Second, timeout: 2 * time.Second,
+				name: name, expiries: c.expiries,
+				ttl: c.ttl, margin: c.margin, timeout: 2 * time.Second,
 				roles:   []string{roleWorker, roleWorker, roleWorker, roleWorker},
 				offsets: []time.Duration{2 * time.Second, -2 * time.Second},
 				delay:   tokenDelay,
 			}
-			o := runFleet(t, sc, b.open(t))
-			fmt.Println(o.line(name))
-			requireHealthy(t, sc, o)
+			o := runFleet(t, sc, c.backend.open(t))
+			fmt.Println(o.line("fault", name))
+			if !c.deadOK {
+				requireHealthy(t, sc, o)
+				return
+			}
+			assert.Equal(t, o.expiries, o.posts, "token POSTs per expiry")
+			assert.Equal(t, int64(0), o.errors, "caller errors")
+			assert.True(t, o.live, "stored refresh token live")
+			assert.Positive(t, o.dead, "a margin below the clocks' difference serves expired tokens")
+			t.Logf("served tokens Datadog refused as expired: %d", o.dead)
 		})
 	}
 }
@@ -220,7 +243,7 @@ func TestFleetWithoutLeaseFails(t *testing.T) {
 			sc := fleetScenario(name, m.reuse)
 			sc.expiries, sc.noLease = 3, true
 			o := runFleet(t, sc, redisFleet(t, redistest.Start(t)))
-			fmt.Println(o.line(name))
+			fmt.Println(o.line("control", name))
 			assert.False(t, o.posts == o.expiries && o.errors == 0 && o.live,
 				"without a lease the fleet spends refresh tokens twice")
 		})
