@@ -11,16 +11,18 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// fakeMake logs each call with DDOAUTH_REQUIRE_BROWSER as the target saw
-// it, and fails the targets listed in FAIL_TARGETS.
+// fakeMake logs each call with DDOAUTH_REQUIRE_BROWSER and
+// DDOAUTH_REQUIRE_SERVERS as the target saw them, and fails the targets
+// listed in FAIL_TARGETS.
 const fakeMake = `#!/usr/bin/env bash
-echo "$1 DDOAUTH_REQUIRE_BROWSER=${DDOAUTH_REQUIRE_BROWSER:-}" >>"$MAKE_LOG"
+echo "$1 browser=${DDOAUTH_REQUIRE_BROWSER:-} servers=${DDOAUTH_REQUIRE_SERVERS:-}" >>"$MAKE_LOG"
 case " $FAIL_TARGETS " in *" $1 "*) exit 2 ;; esac
 `
 
 // TestCIRun runs .ci/run with a make that only logs: a Chromium that
 // cannot be installed does not stop CI, and one that was installed makes
-// the browser test required.
+// the browser test required; Postgres and Redis are always required, so a
+// failed install stops CI before the tests.
 func TestCIRun(t *testing.T) {
 	t.Parallel()
 	if _, err := exec.LookPath("bash"); err != nil {
@@ -35,9 +37,10 @@ func TestCIRun(t *testing.T) {
 		log    string
 		notice bool
 	}{
-		{"chromium installed", "", true, "chromium DDOAUTH_REQUIRE_BROWSER=\ntest DDOAUTH_REQUIRE_BROWSER=1\n", false},
-		{"chromium not installable", "chromium", true, "chromium DDOAUTH_REQUIRE_BROWSER=\ntest DDOAUTH_REQUIRE_BROWSER=\n", true},
-		{"tests fail", "test", false, "chromium DDOAUTH_REQUIRE_BROWSER=\ntest DDOAUTH_REQUIRE_BROWSER=1\n", false},
+		{"chromium installed", "", true, "chromium browser= servers=\nservers browser=1 servers=\ntest browser=1 servers=1\n", false},
+		{"chromium not installable", "chromium", true, "chromium browser= servers=\nservers browser= servers=\ntest browser= servers=1\n", true},
+		{"servers not installable", "servers", false, "chromium browser= servers=\nservers browser=1 servers=\n", false},
+		{"tests fail", "test", false, "chromium browser= servers=\nservers browser=1 servers=\ntest browser=1 servers=1\n", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -46,7 +49,7 @@ func TestCIRun(t *testing.T) {
 			log := filepath.Join(t.TempDir(), "make.log")
 			cmd := exec.Command("bash", script)
 			for _, kv := range os.Environ() {
-				if !strings.HasPrefix(kv, "DDOAUTH_REQUIRE_BROWSER=") && !strings.HasPrefix(kv, "PATH=") {
+				if !strings.HasPrefix(kv, "DDOAUTH_REQUIRE_") && !strings.HasPrefix(kv, "PATH=") {
 					cmd.Env = append(cmd.Env, kv)
 				}
 			}
