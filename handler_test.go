@@ -771,12 +771,14 @@ func TestHandlersConfig(t *testing.T) {
 		{"no key", ddoauth.HandlerConfig{OnConnect: ok}},
 		{"short key", ddoauth.HandlerConfig{CookieKeys: [][]byte{key[:16]}, OnConnect: ok}},
 		{"short old key", ddoauth.HandlerConfig{CookieKeys: [][]byte{key, key[:31]}, OnConnect: ok}},
+		{"all-zero key", ddoauth.HandlerConfig{CookieKeys: [][]byte{make([]byte, 32)}, OnConnect: ok}},
+		{"old key repeated", ddoauth.HandlerConfig{CookieKeys: [][]byte{key, randomKey(), bytes.Clone(key)}, OnConnect: ok}},
 		{"no OnConnect", ddoauth.HandlerConfig{CookieKeys: [][]byte{key}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			_, err := client.Handlers(tc.cfg)
-			assert.ErrorIs(t, err, ddoauth.ErrInvalidConfig)
+			require.ErrorIs(t, err, ddoauth.ErrInvalidConfig)
 			assert.NotContains(t, err.Error(), string(key[:16]))
 		})
 	}
