@@ -32,7 +32,8 @@
 // contract.
 //
 // [Client.Handlers] serves the onboarding and callback URLs with the
-// pending state sealed in a cookie, for partners who want both halves done.
+// pending state sealed in a cookie and bound to the partner's signed-in
+// session, for partners who want both halves done.
 //
 // Every URL comes from a fixed table of Datadog sites ([Sites]); a site or
 // domain value from a request is only ever a key into that table

@@ -23,7 +23,8 @@ var (
 	ErrSiteMismatch = errors.New("site mismatch")
 	// ErrStateMismatch: the callback's state is missing or is not the
 	// pending one (CSRF, a replay, or a callback meant for another tab).
-	// The handlers' ErrReplayed and ErrBadCookie match it too.
+	// The handlers' ErrReplayed, ErrBadCookie and ErrSessionMismatch match
+	// it too.
 	ErrStateMismatch = errors.New("state mismatch")
 	// ErrStateExpired: the pending authorization is older than Config.PendingTTL.
 	ErrStateExpired = errors.New("authorization expired")

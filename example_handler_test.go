@@ -30,10 +30,24 @@ func ExampleClient_Handlers() {
 		log.Fatal(err)
 	}
 
+	// The partner's own sign-in, reduced to a session cookie.
+	mux.HandleFunc("POST /signin", func(w http.ResponseWriter, r *http.Request) {
+		http.SetCookie(w, &http.Cookie{Name: "session", Value: rand.Text(), Path: "/",
+			Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode}) // Lax: it must reach the callback
+	})
+
 	key := make([]byte, 32) // keep it in a secret store; replicas share it
 	rand.Read(key)          //nolint:errcheck
 	h, err := client.Handlers(ddoauth.HandlerConfig{
 		CookieKeys: [][]byte{key},
+		// Each authorization is bound to the session that started it.
+		Session: func(r *http.Request) (string, error) {
+			ck, err := r.Cookie("session") // a real backend also checks it in its session store
+			if err != nil {
+				return "", err
+			}
+			return ck.Value, nil
+		},
 		OnConnect: func(r *http.Request, conn *ddoauth.Connection) error {
 			fmt.Println("connected", conn.Site.Name(), conn.Scopes) // save it for the signed-in user
 			return nil
@@ -45,8 +59,15 @@ func ExampleClient_Handlers() {
 	mux.Handle("GET /oauth/datadog/onboarding", h.Onboarding())
 	mux.Handle("GET /oauth/datadog/callback", h.Callback())
 
-	// Datadog's integration tile links to the onboarding URL with the site.
-	resp, err := dd.Browser(nil).Get(backend.URL + "/oauth/datadog/onboarding?site=https://app.datadoghq.eu")
+	// The user signs in; Datadog's integration tile links to the
+	// onboarding URL with the site.
+	browser := dd.Browser(nil)
+	resp, err := browser.Post(backend.URL+"/signin", "", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	resp.Body.Close()
+	resp, err = browser.Get(backend.URL + "/oauth/datadog/onboarding?site=https://app.datadoghq.eu")
 	if err != nil {
 		log.Fatal(err)
 	}

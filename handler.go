@@ -19,8 +19,9 @@ import (
 	"github.com/ddoauth/ddoauth/internal/seal"
 )
 
-// Errors of the handlers. Both also match [ErrStateMismatch]: the callback
-// is not one this browser may complete.
+// Errors of the handlers. ErrReplayed, ErrBadCookie and ErrSessionMismatch
+// also match [ErrStateMismatch]: the callback is not one this browser may
+// complete.
 var (
 	// ErrReplayed: the callback of an authorization that already reached
 	// the callback once came again, with a copy of its cookie.
@@ -28,20 +29,40 @@ var (
 	// ErrBadCookie: the pending-authorization cookie does not open: it was
 	// altered, or sealed with a key that is not in HandlerConfig.CookieKeys.
 	ErrBadCookie = errors.New("pending authorization cookie does not open")
+	// ErrSessionMismatch: the callback came without the partner's session
+	// that started the authorization (HandlerConfig.Session). Either
+	// someone made this browser present an authorization they started
+	// (login CSRF: their Datadog organization would be connected to this
+	// user's account), or the user signed out or in as someone else
+	// meanwhile. No code is redeemed.
+	ErrSessionMismatch = errors.New("callback from another session than the one that started the authorization")
+	// ErrNoSession: onboarding was opened without a signed-in session
+	// (HandlerConfig.Session returned an error or an empty ID). Put
+	// onboarding behind the partner's sign-in.
+	ErrNoSession = errors.New("no signed-in session")
 )
 
 // maxCookieTTL caps the pending cookie's lifetime whatever PendingTTL says.
 const maxCookieTTL = 10 * time.Minute
 
+// maxPending is how many authorizations one browser may have pending at
+// once: the pending cookies are this many slots, and a new authorization
+// takes a free slot or the oldest one's. Whatever the number of onboarding
+// hits (an attacker can make a browser open the onboarding link again and
+// again), a request to the partner carries at most this many pending
+// cookies, under 2 KiB in all.
+const maxPending = 4
+
 // HandlerConfig configures the handlers [Client.Handlers] makes.
-// CookieKeys and OnConnect are required.
+// CookieKeys, OnConnect, and Session or InsecureNoSession are required.
 //
 // Each pending authorization costs the user's browser one cookie of about
-// 560 bytes at most (less with a short redirect URL), for at most ten
-// minutes. The cookie is scoped to the callback path, so onboarding
-// neither sees nor evicts the cookies of earlier authorizations: a user
-// who starts many within ten minutes holds one each, until the callback
-// clears it or it expires.
+// 340 bytes (430 at most, with the longest organization subdomain), for
+// at most ten minutes, until the callback clears it. A browser holds at
+// most four: a fifth authorization replaces the oldest. The cookies are
+// sent on every request to the partner's host while they live (a
+// `__Host-` cookie's path is /), which is also how onboarding sees and
+// replaces the oldest.
 type HandlerConfig struct {
 	// CookieKeys are AES-256 keys, 32 random bytes each, that seal the
 	// pending authorization (state, PKCE verifier, site) in a cookie
@@ -50,13 +71,38 @@ type HandlerConfig struct {
 	// for ten minutes. Replicas behind one redirect URI share the keys.
 	CookieKeys [][]byte
 
+	// Session returns the ID of the partner's signed-in session that r
+	// comes with: the session cookie's ID, or the signed-in user's ID;
+	// anything that differs between two users and stays the same from
+	// onboarding to callback. Onboarding seals a hash of it (never the ID)
+	// into the authorization's cookie; the callback completes only if r's
+	// session has the same hash, so that an authorization started by one
+	// user is never completed in another user's session: without it, an
+	// attacker who authorizes their own Datadog organization and gets a
+	// victim's browser to open the callback connects that organization to
+	// the victim's account (login CSRF), and the partner sends the
+	// victim's data there. An error or an empty ID means no one is signed
+	// in: onboarding answers with [ErrNoSession] (403), the callback with
+	// [ErrSessionMismatch] (400). The session cookie must reach the
+	// callback, which Datadog's redirect opens as a cross-site navigation:
+	// SameSite=Lax (or None), not Strict.
+	Session func(r *http.Request) (string, error)
+
+	// InsecureNoSession, set instead of Session, runs the handlers
+	// without binding authorizations to a session: whoever opens a
+	// callback with its cookie completes it. It MUST NOT be used where
+	// users sign in: only for a single-user tool that has no session, such
+	// as a command on the user's own machine.
+	InsecureNoSession bool
+
 	// OnConnect receives each new connection with the callback request,
 	// whose context values and cookies (the partner's own session) tell
-	// whose connection it is. It should store the connection, and create
-	// the API key, before it returns. The request's context is not
+	// whose connection it is; with Session set, that session is the one
+	// that started the authorization. It should store the connection, and
+	// create the API key, before it returns. The request's context is not
 	// cancelled when the browser goes away (the user closes the tab), so
 	// that a key Datadog has created is not lost to a cancelled save; it
-	// has no deadline either, so bound slow calls of your own.
+	// ends at OnConnectTimeout.
 	//
 	// If it fails, the callback revokes the new grant, so that no grant is
 	// left the partner does not know about, and renders a failure page:
@@ -68,6 +114,13 @@ type HandlerConfig struct {
 	// that error to OnError, which should save its Key somewhere, and
 	// renders a 500 page.
 	OnConnect func(r *http.Request, conn *Connection) error
+
+	// OnConnectTimeout bounds OnConnect: its request's context has this
+	// deadline. Zero means twice Config.RefreshTimeout (two minutes by
+	// default), room for EnsureAPIKey, which RefreshTimeout bounds, and
+	// the partner's own saves. The revocation after a failed OnConnect,
+	// and OnError, get contexts of their own.
+	OnConnectTimeout time.Duration
 
 	// SitePicker makes onboarding show a page listing Datadog's sites when
 	// the link names none. Off, onboarding sends the user to US1's
@@ -85,20 +138,24 @@ type HandlerConfig struct {
 	// failure page, to log it. The error holds no secret, except the API
 	// key an [*APIKeyNotSavedError] from OnConnect carries (its Error and
 	// Format show the last four characters only): save e.Key() from here.
-	// For OnConnect's errors, r is the request OnConnect received, whose
-	// context outlives the browser.
+	// For OnConnect's errors, r is the request OnConnect received, with a
+	// context that outlives the browser and has a deadline of its own, 30
+	// seconds, even when OnConnect ran out of time.
 	OnError func(r *http.Request, err error)
 }
 
 // Format prints cfg without its cookie keys, for every verb.
 func (cfg HandlerConfig) Format(f fmt.State, verb rune) {
-	fmt.Fprintf(f, "ddoauth.HandlerConfig{CookieKeys:[%d redacted] OnConnect:%t SitePicker:%t UsedStates:%t OnError:%t}",
-		len(cfg.CookieKeys), cfg.OnConnect != nil, cfg.SitePicker, cfg.UsedStates != nil, cfg.OnError != nil)
+	fmt.Fprintf(f, "ddoauth.HandlerConfig{CookieKeys:[%d redacted] Session:%t InsecureNoSession:%t OnConnect:%t "+
+		"OnConnectTimeout:%s SitePicker:%t UsedStates:%t OnError:%t}",
+		len(cfg.CookieKeys), cfg.Session != nil, cfg.InsecureNoSession, cfg.OnConnect != nil, cfg.OnConnectTimeout,
+		cfg.SitePicker, cfg.UsedStates != nil, cfg.OnError != nil)
 }
 
 // LogValue logs cfg without its cookie keys.
 func (cfg HandlerConfig) LogValue() slog.Value {
-	return slog.GroupValue(slog.Int("cookie_keys", len(cfg.CookieKeys)), slog.Bool("site_picker", cfg.SitePicker))
+	return slog.GroupValue(slog.Int("cookie_keys", len(cfg.CookieKeys)), slog.Bool("session", cfg.Session != nil),
+		slog.Bool("insecure_no_session", cfg.InsecureNoSession), slog.Bool("site_picker", cfg.SitePicker))
 }
 
 // UsedStates is a record of used authorizations shared by every handler
@@ -115,18 +172,29 @@ type UsedStates interface {
 // which starts an authorization, and the redirect URI, which completes it.
 // Make them with [Client.Handlers]; they are safe for concurrent use.
 //
-// Each authorization gets its own cookie, named after a hash of its state
-// and sealed with AES-GCM: several tabs do not clobber each other, and the
-// PKCE verifier never reaches the browser in clear. The cookie is Secure,
-// HttpOnly, SameSite=Lax, scoped to the callback path and lives at most
-// ten minutes. A callback is completed once: it clears its cookie and
-// records its state in UsedStates before it redeems the code.
+// Each authorization gets its own cookie, one of four slots, sealed with
+// AES-GCM: several tabs do not clobber each other, and the PKCE verifier
+// never reaches the browser in clear. The cookie is named __Host-ddoauth-…
+// (Secure, no Domain, Path=/: the browser refuses it from any other host,
+// a sibling subdomain included), HttpOnly and SameSite=Lax, and it lives
+// at most ten minutes (PendingTTL if shorter), which the callback also
+// checks against the sealed creation time. It holds a hash of the
+// partner's session (HandlerConfig.Session), which the callback compares.
+// A callback is completed once: it clears its cookie and records its
+// state in UsedStates before it redeems the code.
+//
+// With a loopback redirect URL on http (local development) the cookie is
+// the same but for its name, ddoauth-…: browsers take Secure cookies from
+// http://localhost and loopback addresses (Chromium since version 89,
+// Firefox, curl), not all take prefixed ones.
 type Handlers struct {
-	c    *Client
-	cfg  HandlerConfig
-	box  *seal.Box
-	path string // the callback path, for the cookie
-	used UsedStates
+	c      *Client
+	cfg    HandlerConfig
+	box    *seal.Box
+	prefix string        // the pending cookies' name, less the slot number
+	ttl    time.Duration // the pending cookie's lifetime
+	wait   time.Duration // OnConnect's deadline
+	used   UsedStates
 }
 
 // Format prints h without its keys, for every verb.
@@ -139,9 +207,10 @@ func (h Handlers) Format(f fmt.State, verb rune) {
 }
 
 // Handlers returns the onboarding and callback handlers for c. It returns
-// an error wrapping [ErrInvalidConfig] when a cookie key is not 32 bytes,
-// there is none, OnConnect is nil, or the redirect URL's path cannot scope
-// a cookie.
+// an error wrapping [ErrInvalidConfig] when there is no cookie key, a key
+// is not 32 bytes, is all zero bytes or is listed twice, OnConnect is nil,
+// neither or both of Session and InsecureNoSession are set, or
+// OnConnectTimeout is negative.
 func (c *Client) Handlers(cfg HandlerConfig) (*Handlers, error) {
 	bad := func(desc string) (*Handlers, error) {
 		return nil, &Error{Op: "handlers", Err: ErrInvalidConfig, Description: desc}
@@ -149,22 +218,38 @@ func (c *Client) Handlers(cfg HandlerConfig) (*Handlers, error) {
 	if cfg.OnConnect == nil {
 		return bad("OnConnect is required")
 	}
+	if cfg.Session == nil && !cfg.InsecureNoSession {
+		return bad("Session is required: it binds each authorization to the partner's signed-in user")
+	}
+	if cfg.Session != nil && cfg.InsecureNoSession {
+		return bad("set Session or InsecureNoSession, not both")
+	}
+	if cfg.OnConnectTimeout < 0 {
+		return bad("OnConnectTimeout must not be negative")
+	}
 	box, err := seal.New(cfg.CookieKeys)
 	if err != nil {
 		return bad("CookieKeys: " + strings.TrimPrefix(err.Error(), "seal: "))
 	}
-	u, err := url.Parse(c.redirectURL)
-	if err != nil {
-		return bad("RedirectURL does not parse")
+	// Replicas of one integration share the names; two integrations on
+	// one host do not.
+	tag := sha256.Sum256([]byte("ddoauth cookie\x00" + c.clientID + "\x00" + c.redirectURL))
+	prefix := "__Host-"
+	if u, err := url.Parse(c.redirectURL); err != nil || u.Scheme == "http" {
+		// Loopback development (New allows http nowhere else): Chromium
+		// took Secure cookies from http://localhost long before it took
+		// prefixed ones, and no sibling host can set cookies for a
+		// loopback address.
+		prefix = ""
 	}
-	path := u.EscapedPath()
-	if path == "" {
-		path = "/"
+	h := &Handlers{c: c, cfg: cfg, box: box, used: cfg.UsedStates,
+		prefix: prefix + "ddoauth-" + base64.RawURLEncoding.EncodeToString(tag[:6]) + "-",
+		ttl:    min(c.pendingTTL, maxCookieTTL),
+		wait:   cfg.OnConnectTimeout,
 	}
-	if strings.ContainsFunc(path, func(r rune) bool { return r <= ' ' || r >= 0x7f || r == ';' }) {
-		return bad("the RedirectURL path cannot be a cookie path")
+	if h.wait == 0 {
+		h.wait = 2 * c.refreshTimeout
 	}
-	h := &Handlers{c: c, cfg: cfg, box: box, path: path, used: cfg.UsedStates}
 	if h.used == nil {
 		h.used = &MemoryStore{Now: c.now}
 	}
@@ -180,26 +265,30 @@ func (c *Client) Handlers(cfg HandlerConfig) (*Handlers, error) {
 // HandlerConfig.SitePicker). An unknown or contradictory site gets a 400
 // page and nothing is sent anywhere.
 //
-// Put it behind the partner's sign-in: the user should be signed in
-// before the authorization starts.
+// Put it behind the partner's sign-in: with HandlerConfig.Session set, a
+// request without a session gets a 403 page ([ErrNoSession]) and starts
+// nothing. A browser has at most four authorizations pending: the fifth
+// replaces the oldest.
 func (h *Handlers) Onboarding() http.Handler { return http.HandlerFunc(h.onboarding) }
 
 // Callback returns the handler for the redirect URI. It answers GET only.
 // It finds the authorization's cookie by the callback's state, opens it,
-// clears it, records the state as used, completes the authorization
-// ([Client.Complete]: state, age, site, code) and hands the connection to
-// HandlerConfig.OnConnect, then renders a page that says the tab may be
-// closed.
+// clears it, checks its age against the cookie's lifetime and its session
+// against the request's (HandlerConfig.Session), records the state as
+// used, completes the authorization ([Client.Complete]: state, age, site,
+// code) and hands the connection to HandlerConfig.OnConnect, then renders
+// a page that says the tab may be closed.
 //
 // Failures render a short page with a hint and a 4xx status for what the
 // request did wrong: 400 for [ErrStateMismatch] (no cookie for this state
-// in this browser, [ErrBadCookie], [ErrReplayed]), [ErrStateExpired],
-// [ErrSiteMismatch], [ErrUnknownSite], [ErrInvalidCallback], a code
-// Datadog refused ([ErrInvalidGrant]) and other authorize errors; 403 for
-// [ErrAccessDenied]; 409 for [ErrAPIKeyExists] from OnConnect. Failures
-// of the partner's side ([ErrInvalidClient], [ErrRedirectURIMismatch],
-// [ErrForbidden], OnConnect, an [*APIKeyNotSavedError] from OnConnect,
-// whose grant is kept) are 500; of Datadog's or the network, 502.
+// in this browser, [ErrBadCookie], [ErrSessionMismatch], [ErrReplayed]),
+// [ErrStateExpired], [ErrSiteMismatch], [ErrUnknownSite],
+// [ErrInvalidCallback], a code Datadog refused ([ErrInvalidGrant]) and
+// other authorize errors; 403 for [ErrAccessDenied]; 409 for
+// [ErrAPIKeyExists] from OnConnect. Failures of the partner's side
+// ([ErrInvalidClient], [ErrRedirectURIMismatch], [ErrForbidden],
+// OnConnect, an [*APIKeyNotSavedError] from OnConnect, whose grant is
+// kept) are 500; of Datadog's or the network, 502.
 func (h *Handlers) Callback() http.Handler { return http.HandlerFunc(h.callback) }
 
 func (h *Handlers) onboarding(w http.ResponseWriter, r *http.Request) {
@@ -207,6 +296,12 @@ func (h *Handlers) onboarding(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", http.MethodGet)
 		writePage(w, http.StatusMethodNotAllowed, "Method not allowed", "Open this link in a browser.")
+		return
+	}
+	session, err := h.session(r)
+	if err != nil {
+		h.fail(w, r, &Error{Op: "onboarding", Err: ErrNoSession, also: []error{err},
+			Hint: "sign in first, then start again from the integration tile in Datadog"})
 		return
 	}
 	site, err := h.c.SiteFromQuery(r.URL.Query())
@@ -223,7 +318,7 @@ func (h *Handlers) onboarding(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
-	ck, err := h.pendingCookie(p)
+	ck, err := h.pendingCookie(h.slot(r), p, session)
 	if err != nil {
 		h.fail(w, r, err)
 		return
@@ -251,25 +346,38 @@ func (h *Handlers) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	state := states[0]
-	name := cookieName(state)
-	cookies := r.CookiesNamed(name)
-	if len(cookies) == 0 {
+	name, p, bad := h.find(r, state)
+	for _, n := range bad {
+		// Altered, or sealed under a retired key: no use to anyone.
+		http.SetCookie(w, h.cookie(n, "", -1))
+	}
+	if p == nil && len(bad) > 0 {
+		fail(fmt.Errorf("%w: %w", ErrStateMismatch, ErrBadCookie), "altered, or sealed with a key no longer configured")
+		return
+	}
+	if p == nil {
 		fail(ErrStateMismatch, "this browser holds no pending authorization for this state: "+
-			"completed already, expired, or started in another browser")
+			"completed already, expired, replaced by newer ones, or started in another browser")
 		return
 	}
 	// Spent whatever happens next.
 	http.SetCookie(w, h.cookie(name, "", -1))
-	p, ok := h.open(name, cookies)
-	if !ok {
-		fail(fmt.Errorf("%w: %w", ErrStateMismatch, ErrBadCookie), "altered, or sealed with a key no longer configured")
+	// A copy of the cookie must not outlive the cookie, whatever
+	// PendingTTL allows Complete.
+	if age := h.c.now().Sub(p.created()); age > h.ttl || age < -time.Minute {
+		fail(ErrStateExpired, fmt.Sprintf("started %s ago, limit %s", age.Round(time.Second), h.ttl))
 		return
 	}
-	if subtle.ConstantTimeCompare([]byte(p.State), []byte(state)) != 1 {
-		fail(ErrStateMismatch, "the cookie holds another state")
-		return
+	if h.cfg.Session != nil {
+		session, err := h.session(r)
+		if err != nil || p.Session == "" || subtle.ConstantTimeCompare([]byte(session), []byte(p.Session)) != 1 {
+			h.fail(w, r, &Error{Op: "callback", Err: ErrStateMismatch, also: []error{ErrSessionMismatch},
+				Description: "the authorization was started in another session, or the user is not signed in",
+				Hint:        "sign in to your own account, then start again from the integration tile in Datadog"})
+			return
+		}
 	}
-	first, err := h.used.Use(r.Context(), usedKey(state), p.Created.Add(h.c.pendingTTL+time.Minute))
+	first, err := h.used.Use(r.Context(), usedKey(state), p.created().Add(h.ttl+time.Minute))
 	if err != nil {
 		h.fail(w, r, &Error{Op: "record used state", Err: err})
 		return
@@ -278,58 +386,155 @@ func (h *Handlers) callback(w http.ResponseWriter, r *http.Request) {
 		fail(fmt.Errorf("%w: %w", ErrStateMismatch, ErrReplayed), "this authorization reached the callback before")
 		return
 	}
-	conn, err := h.c.Complete(r.Context(), p, q)
+	conn, err := h.c.Complete(r.Context(), p.pending(h.c.redirectURL), q)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
 	// The partner's work must not stop with the browser: once Datadog has
-	// created the API key, a cancelled save would lose it.
-	cr := r.WithContext(context.WithoutCancel(r.Context()))
-	if err := h.cfg.OnConnect(cr, conn); err != nil {
-		h.fail(w, cr, err)
-		if _, ok := errors.AsType[*APIKeyNotSavedError](err); ok {
-			// The key exists and only the error holds it; a revoked grant
-			// would leave the partner a key for a connection it lost.
-			return
-		}
-		ctx, cancel := context.WithTimeout(cr.Context(), defaultTimeout)
-		defer cancel()
-		if rerr := h.c.Revoke(ctx, conn); rerr != nil && h.cfg.OnError != nil {
-			h.cfg.OnError(cr, rerr)
-		}
+	// created the API key, a cancelled save would lose it. It has a
+	// deadline of its own instead.
+	base := context.WithoutCancel(r.Context())
+	ctx, cancel := context.WithTimeout(base, h.wait)
+	defer cancel()
+	err = h.cfg.OnConnect(r.WithContext(ctx), conn)
+	cancel()
+	if err == nil {
+		writePage(w, http.StatusOK, "Connected to Datadog",
+			"Your Datadog organization ("+conn.Site.Name()+") is connected. You may now close this tab.")
 		return
 	}
-	writePage(w, http.StatusOK, "Connected to Datadog",
-		"Your Datadog organization ("+conn.Site.Name()+") is connected. You may now close this tab.")
+	// OnError may have to save an API key: OnConnect's deadline may have
+	// passed, so it gets time of its own, as does the revocation.
+	ectx, ecancel := context.WithTimeout(base, defaultTimeout)
+	defer ecancel()
+	er := r.WithContext(ectx)
+	h.fail(w, er, err)
+	if _, ok := errors.AsType[*APIKeyNotSavedError](err); ok {
+		// The key exists and only the error holds it; a revoked grant
+		// would leave the partner a key for a connection it lost.
+		return
+	}
+	rctx, rcancel := context.WithTimeout(base, defaultTimeout)
+	defer rcancel()
+	if rerr := h.c.Revoke(rctx, conn); rerr != nil && h.cfg.OnError != nil {
+		h.cfg.OnError(er, rerr)
+	}
 }
 
-// pendingAAD binds a sealed cookie to its name and to this client, so a
-// cookie can neither be renamed to serve another state nor be opened by
-// another integration that shares the keys.
-func (h *Handlers) pendingAAD(name string) []byte {
-	return []byte("ddoauth pending v1\x00" + h.c.clientID + "\x00" + name)
+// sealedPending is what a pending cookie seals: a Pending without its
+// redirect URL, which is the callback's own, and with a hash of the
+// partner's session. Short keys keep four cookies under 2 KiB; the
+// handlers' own encoding, not Pending's, so that the cookie does not
+// change with it.
+type sealedPending struct {
+	State    string `json:"s"`
+	Verifier string `json:"v"`
+	Site     Site   `json:"t,omitzero"`
+	Created  int64  `json:"c"`           // Unix nanoseconds
+	Session  string `json:"u,omitempty"` // sessionHash; empty with InsecureNoSession
 }
 
-func (h *Handlers) pendingCookie(p *Pending) (*http.Cookie, error) {
-	b, err := json.Marshal(p)
+func (sp *sealedPending) created() time.Time { return time.Unix(0, sp.Created) }
+
+func (sp *sealedPending) pending(redirectURL string) *Pending {
+	return &Pending{State: sp.State, Verifier: sp.Verifier, Site: sp.Site, RedirectURL: redirectURL, Created: sp.created()}
+}
+
+// pendingAAD binds a sealed cookie to this client and redirect URL, so
+// that another integration that shares the keys cannot open it. The slot
+// is not bound: the state inside is what the callback compares.
+func (h *Handlers) pendingAAD() []byte {
+	return []byte("ddoauth pending v2\x00" + h.c.clientID + "\x00" + h.c.redirectURL)
+}
+
+func (h *Handlers) pendingCookie(name string, p *Pending, session string) (*http.Cookie, error) {
+	b, err := json.Marshal(sealedPending{State: p.State, Verifier: p.Verifier, Site: p.Site,
+		Created: p.Created.UnixNano(), Session: session})
 	if err != nil {
 		return nil, &Error{Op: "onboarding", Err: err}
 	}
-	name := cookieName(p.State)
-	ttl := min(h.c.pendingTTL, maxCookieTTL)
-	return h.cookie(name, base64.RawURLEncoding.EncodeToString(h.box.Seal(b, h.pendingAAD(name))), int(ttl/time.Second)), nil
+	return h.cookie(name, base64.RawURLEncoding.EncodeToString(h.box.Seal(b, h.pendingAAD())), int(h.ttl/time.Second)), nil
 }
 
+// cookie is host-only with Path=/, as the __Host- prefix requires, so
+// that onboarding sees the cookies of earlier authorizations.
 func (h *Handlers) cookie(name, value string, maxAge int) *http.Cookie {
-	return &http.Cookie{Name: name, Value: value, Path: h.path, MaxAge: maxAge,
+	return &http.Cookie{Name: name, Value: value, Path: "/", MaxAge: maxAge,
 		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode}
 }
 
-// maxCookieValue bounds what open decodes; a sealed Pending is ~400 bytes.
-const maxCookieValue = 2048
+// slotName is the name of the pending cookie in slot i.
+func (h *Handlers) slotName(i int) string { return h.prefix + strconv.Itoa(i) }
 
-func (h *Handlers) open(name string, cookies []*http.Cookie) (*Pending, bool) {
+// slot picks the cookie for a new authorization: the first free slot, or
+// one whose cookie does not open, or the one holding the oldest
+// authorization. Two authorizations started at the same instant may pick
+// one slot; the cap holds whatever the requests.
+func (h *Handlers) slot(r *http.Request) string {
+	oldest, at := "", time.Time{}
+	for i := range maxPending {
+		name := h.slotName(i)
+		cks := r.CookiesNamed(name)
+		if len(cks) == 0 {
+			return name
+		}
+		sp, ok := h.open(cks)
+		if !ok {
+			return name
+		}
+		if created := sp.created(); oldest == "" || created.Before(at) {
+			oldest, at = name, created
+		}
+	}
+	return oldest
+}
+
+// find returns the slot and contents of the pending cookie for state, and
+// the slots whose cookies do not open.
+func (h *Handlers) find(r *http.Request, state string) (string, *sealedPending, []string) {
+	var bad []string
+	for i := range maxPending {
+		name := h.slotName(i)
+		cks := r.CookiesNamed(name)
+		if len(cks) == 0 {
+			continue
+		}
+		sp, ok := h.open(cks)
+		if !ok {
+			bad = append(bad, name)
+			continue
+		}
+		if subtle.ConstantTimeCompare([]byte(sp.State), []byte(state)) == 1 {
+			return name, sp, bad
+		}
+	}
+	return "", nil, bad
+}
+
+// session returns the hash of r's session to seal or compare, or "" with
+// InsecureNoSession. It fails when HandlerConfig.Session finds none. The
+// hash keeps the session's ID, a secret, out of the cookie.
+func (h *Handlers) session(r *http.Request) (string, error) {
+	if h.cfg.Session == nil {
+		return "", nil
+	}
+	id, err := h.cfg.Session(r)
+	if err == nil && id == "" {
+		err = errors.New("empty session ID")
+	}
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256([]byte("ddoauth session\x00" + id))
+	return base64.RawURLEncoding.EncodeToString(sum[:16]), nil
+}
+
+// maxCookieValue bounds what open decodes; a sealed pending authorization
+// is ~300 bytes.
+const maxCookieValue = 1024
+
+func (h *Handlers) open(cookies []*http.Cookie) (*sealedPending, bool) {
 	for _, ck := range cookies {
 		if len(ck.Value) > maxCookieValue {
 			continue
@@ -338,23 +543,16 @@ func (h *Handlers) open(name string, cookies []*http.Cookie) (*Pending, bool) {
 		if err != nil {
 			continue
 		}
-		b, err := h.box.Open(raw, h.pendingAAD(name))
+		b, err := h.box.Open(raw, h.pendingAAD())
 		if err != nil {
 			continue
 		}
-		var p Pending
-		if json.Unmarshal(b, &p) == nil {
-			return &p, true
+		var sp sealedPending
+		if json.Unmarshal(b, &sp) == nil && sp.State != "" {
+			return &sp, true
 		}
 	}
 	return nil, false
-}
-
-// cookieName is per state, so tabs keep separate cookies, and a hash, so
-// the name does not repeat the state.
-func cookieName(state string) string {
-	sum := sha256.Sum256([]byte("ddoauth cookie\x00" + state))
-	return "ddoauth_" + base64.RawURLEncoding.EncodeToString(sum[:12])
 }
 
 func usedKey(state string) string {
@@ -402,6 +600,10 @@ func failure(err error) (int, string) {
 		return http.StatusBadRequest, "This authorization was already completed."
 	case errors.Is(err, ErrBadCookie):
 		return http.StatusBadRequest, "This browser's record of the authorization is not valid."
+	case errors.Is(err, ErrSessionMismatch):
+		return http.StatusBadRequest, "This authorization was not started by the account signed in here."
+	case errors.Is(err, ErrNoSession):
+		return http.StatusForbidden, "You are not signed in."
 	case errors.Is(err, ErrStateMismatch):
 		return http.StatusBadRequest, "This link does not belong to an authorization started in this browser."
 	case errors.Is(err, ErrStateExpired):

@@ -3,6 +3,7 @@ package ddoauth
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -50,12 +51,25 @@ func TestZeroHandlersFormat(t *testing.T) {
 	assert.Equal(t, `ddoauth.Handlers{RedirectURL:"" SitePicker:false}`, fmt.Sprint(Handlers{}))
 }
 
-func TestCookieNamesAreDistinctAndOpaque(t *testing.T) {
+// TestCookieNames: __Host- on https, unprefixed on loopback http (local
+// development), shared by the replicas of one integration and distinct
+// for two integrations on one host.
+func TestCookieNames(t *testing.T) {
 	t.Parallel()
-	a, b := cookieName("state-one"), cookieName("state-two")
-	assert.NotEqual(t, a, b)
-	assert.NotContains(t, a, "state")
-	assert.Len(t, a, len("ddoauth_")+16)
+	handlers := func(id, redirect string) *Handlers {
+		c, err := New(Config{ClientID: id, ClientSecret: "secret", RedirectURL: redirect})
+		require.NoError(t, err)
+		h, err := c.Handlers(HandlerConfig{CookieKeys: [][]byte{bytes.Repeat([]byte{9}, 32)}, InsecureNoSession: true,
+			OnConnect: func(*http.Request, *Connection) error { return nil }})
+		require.NoError(t, err)
+		return h
+	}
+	a := handlers("one", "https://partner.example/cb")
+	assert.Regexp(t, `^__Host-ddoauth-[A-Za-z0-9_-]{8}-0$`, a.slotName(0))
+	assert.Equal(t, a.slotName(3), handlers("one", "https://partner.example/cb").slotName(3), "replicas")
+	assert.NotEqual(t, a.slotName(0), handlers("two", "https://partner.example/cb").slotName(0))
+	assert.NotEqual(t, a.slotName(0), handlers("one", "https://partner.example/other").slotName(0))
+	assert.Regexp(t, `^ddoauth-[A-Za-z0-9_-]{8}-0$`, handlers("one", "http://127.0.0.1:8080/cb").slotName(0))
 	assert.NotEqual(t, usedKey("state-one"), usedKey("state-two"))
 }
 
@@ -83,7 +97,7 @@ func TestHandlersKeepVerifierSecret(t *testing.T) {
 	require.NoError(t, err)
 	key := bytes.Repeat([]byte{9}, 32)
 	var errs []string
-	h, err := c.Handlers(HandlerConfig{CookieKeys: [][]byte{key},
+	h, err := c.Handlers(HandlerConfig{CookieKeys: [][]byte{key}, InsecureNoSession: true,
 		OnConnect: func(*http.Request, *Connection) error { return nil },
 		OnError:   func(_ *http.Request, err error) { errs = append(errs, err.Error(), fmt.Sprintf("%+v", err)) }})
 	require.NoError(t, err)
@@ -91,7 +105,7 @@ func TestHandlersKeepVerifierSecret(t *testing.T) {
 	rec := httptest.NewRecorder()
 	h.Onboarding().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/onboarding?domain=datadoghq.eu", nil))
 	ck := rec.Result().Cookies()[0]
-	p, ok := h.open(ck.Name, []*http.Cookie{ck})
+	p, ok := h.open([]*http.Cookie{ck})
 	require.True(t, ok)
 	assert.NotContains(t, ck.Value, p.Verifier)
 
@@ -106,4 +120,35 @@ func TestHandlersKeepVerifierSecret(t *testing.T) {
 			assert.NotContains(t, out, secret)
 		}
 	}
+}
+
+// TestPendingCookieHoldsSessionHash: the sealed cookie binds the session
+// by a hash; the session's ID, a secret, is not in it even once opened.
+func TestPendingCookieHoldsSessionHash(t *testing.T) {
+	t.Parallel()
+	const id = "partner-session-id-0123456789abcdef"
+	c, err := New(Config{ClientID: "client", ClientSecret: "secret", RedirectURL: "https://partner.example/cb"})
+	require.NoError(t, err)
+	h, err := c.Handlers(HandlerConfig{CookieKeys: [][]byte{bytes.Repeat([]byte{9}, 32)},
+		Session:   func(*http.Request) (string, error) { return id, nil },
+		OnConnect: func(*http.Request, *Connection) error { return nil }})
+	require.NoError(t, err)
+	rec := httptest.NewRecorder()
+	h.Onboarding().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/onboarding?domain=datadoghq.eu", nil))
+	require.Equal(t, http.StatusFound, rec.Code)
+	ck := rec.Result().Cookies()[0]
+	raw, err := base64.RawURLEncoding.DecodeString(ck.Value)
+	require.NoError(t, err)
+	plain, err := h.box.Open(raw, h.pendingAAD())
+	require.NoError(t, err)
+	for _, form := range []string{id, base64.StdEncoding.EncodeToString([]byte(id)), base64.RawURLEncoding.EncodeToString([]byte(id))} {
+		assert.NotContains(t, string(plain), form)
+		assert.NotContains(t, ck.Value, form)
+	}
+	sp, ok := h.open([]*http.Cookie{ck})
+	require.True(t, ok)
+	want, err := h.session(httptest.NewRequest(http.MethodGet, "/cb", nil))
+	require.NoError(t, err)
+	assert.Equal(t, want, sp.Session)
+	assert.Len(t, sp.Session, 22, "128 bits")
 }

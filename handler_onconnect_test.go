@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -18,6 +20,9 @@ import (
 )
 
 const memRedirect = "https://partner.example" + callbackPath
+
+// memSession is the session cookie of memPartner's signed-in user.
+func memSession() *http.Cookie { return &http.Cookie{Name: sessionCookie, Value: "alice-session"} }
 
 // memPartner serves the handlers without sockets, in front of the
 // emulator's in-memory transport, so that it runs in a synctest bubble.
@@ -31,17 +36,18 @@ type memPartner struct {
 	errCtxs []error // each OnError request's ctx.Err() when it was called
 }
 
-func newMemPartner(t *testing.T, redirect string, onConnect func(*memPartner, *http.Request, *ddoauth.Connection) error) *memPartner {
+// newMemPartner makes a memPartner; each edit may change its configuration.
+func newMemPartner(t *testing.T, redirect string, onConnect func(*memPartner, *http.Request, *ddoauth.Connection) error,
+	edits ...func(*ddoauth.Config, *ddoauth.HandlerConfig)) *memPartner {
 	t.Helper()
 	p := &memPartner{dd: ddoauthtest.NewUnstartedServer()}
 	t.Cleanup(p.dd.Close)
 	oc := p.dd.NewClient(redirect)
-	var err error
-	p.client, err = ddoauth.New(ddoauth.Config{ClientID: oc.ID, ClientSecret: oc.Secret, RedirectURL: redirect,
-		HTTPClient: &http.Client{Transport: p.dd.Transport()}})
-	require.NoError(t, err)
-	p.h, err = p.client.Handlers(ddoauth.HandlerConfig{
+	cfg := ddoauth.Config{ClientID: oc.ID, ClientSecret: oc.Secret, RedirectURL: redirect,
+		HTTPClient: &http.Client{Transport: p.dd.Transport()}}
+	hcfg := ddoauth.HandlerConfig{
 		CookieKeys: [][]byte{randomKey()},
+		Session:    session,
 		OnConnect:  func(r *http.Request, c *ddoauth.Connection) error { return onConnect(p, r, c) },
 		OnError: func(r *http.Request, err error) {
 			p.mu.Lock()
@@ -49,7 +55,14 @@ func newMemPartner(t *testing.T, redirect string, onConnect func(*memPartner, *h
 			p.errs = append(p.errs, err)
 			p.errCtxs = append(p.errCtxs, r.Context().Err())
 		},
-	})
+	}
+	for _, edit := range edits {
+		edit(&cfg, &hcfg)
+	}
+	var err error
+	p.client, err = ddoauth.New(cfg)
+	require.NoError(t, err)
+	p.h, err = p.client.Handlers(hcfg)
 	require.NoError(t, err)
 	return p
 }
@@ -59,7 +72,9 @@ func newMemPartner(t *testing.T, redirect string, onConnect func(*memPartner, *h
 func (p *memPartner) onboard(t *testing.T, query string) (*http.Cookie, string) {
 	t.Helper()
 	rec := httptest.NewRecorder()
-	p.h.Onboarding().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "https://partner.example"+onboardingPath+"?"+query, nil))
+	req := httptest.NewRequest(http.MethodGet, "https://partner.example"+onboardingPath+"?"+query, nil)
+	req.AddCookie(memSession())
+	p.h.Onboarding().ServeHTTP(rec, req)
 	require.Equal(t, http.StatusFound, rec.Code, rec.Body.String())
 	cks := rec.Result().Cookies()
 	require.Len(t, cks, 1)
@@ -75,6 +90,7 @@ func (p *memPartner) connect(t *testing.T, ctx context.Context) *httptest.Respon
 	require.NoError(t, err)
 	req := httptest.NewRequestWithContext(ctx, http.MethodGet, cb.String(), nil)
 	req.AddCookie(ck)
+	req.AddCookie(memSession())
 	rec := httptest.NewRecorder()
 	p.h.Callback().ServeHTTP(rec, req)
 	return rec
@@ -194,22 +210,86 @@ func TestCallbackRevokesOnOtherOnConnectErrors(t *testing.T) {
 	assert.NoError(t, ctxErrs[0])
 }
 
+// TestCallbackOnConnectDeadline: OnConnect's context has a deadline,
+// OnConnectTimeout or else twice RefreshTimeout. An OnConnect that runs
+// out of time fails the callback; the grant is still revoked, and OnError
+// still has time to work.
+func TestCallbackOnConnectDeadline(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name                   string
+		refresh, timeout, want time.Duration
+	}{
+		{"default", 0, 0, 2 * time.Minute},
+		{"twice RefreshTimeout", 10 * time.Second, 0, 20 * time.Second},
+		{"OnConnectTimeout", time.Minute, 5 * time.Second, 5 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				var budget, took time.Duration
+				var ok bool
+				p := newMemPartner(t, memRedirect, func(_ *memPartner, r *http.Request, _ *ddoauth.Connection) error {
+					start := time.Now()
+					deadline, has := r.Context().Deadline()
+					budget, ok = deadline.Sub(start), has
+					select {
+					case <-r.Context().Done(): // a save that hangs
+					case <-time.After(24 * time.Hour):
+					}
+					took = time.Since(start)
+					return fmt.Errorf("save: %w", r.Context().Err())
+				}, func(c *ddoauth.Config, h *ddoauth.HandlerConfig) {
+					c.RefreshTimeout = tc.refresh
+					h.OnConnectTimeout = tc.timeout
+				})
+				rec := p.connect(t, t.Context())
+				require.True(t, ok, "OnConnect's context has a deadline")
+				assert.Equal(t, tc.want, budget)
+				assert.Equal(t, tc.want, took)
+				assert.Equal(t, http.StatusInternalServerError, rec.Code)
+				assert.Equal(t, 2, p.dd.Count(ddoauthtest.EndpointRevoke), "revoked after the deadline")
+				errs, ctxErrs := p.reported()
+				require.Len(t, errs, 1)
+				assert.ErrorIs(t, errs[0], context.DeadlineExceeded)
+				assert.NoError(t, ctxErrs[0], "OnError gets time of its own")
+			})
+		})
+	}
+}
+
 // TestHandlersPendingCookieSize keeps HandlerConfig's word: one pending
-// authorization costs the browser one cookie of about 560 bytes at most,
-// with a long redirect URL and an organization subdomain, and lives at
-// most ten minutes.
+// authorization costs the browser one cookie of about 330 bytes, 420 at
+// most with the longest organization subdomain and a long redirect URL,
+// and lives at most ten minutes; four of them, all a browser keeps, come
+// to less than 2 KiB.
 func TestHandlersPendingCookieSize(t *testing.T) {
 	t.Parallel()
 	redirect := "https://datadog-integrations.partner-company.example.com" + callbackPath // 79 characters
 	p := newMemPartner(t, redirect, func(*memPartner, *http.Request, *ddoauth.Connection) error { return nil })
-	for _, q := range []string{"", "domain=datadoghq.eu", "site=" + "https://a-long-organization-name.us5.datadoghq.com"} {
+	longest := "https://" + strings.Repeat("a", 63) + ".us5.datadoghq.com"
+	var header []string // the Cookie header a browser holding them all sends
+	for _, q := range []string{"", "domain=datadoghq.eu", "site=" + longest, "site=" + longest} {
 		rec := httptest.NewRecorder()
-		p.h.Onboarding().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "https://partner.example"+onboardingPath+"?"+q, nil))
-		require.Equal(t, http.StatusFound, rec.Code)
+		req := httptest.NewRequest(http.MethodGet, "https://partner.example"+onboardingPath+"?"+q, nil)
+		req.AddCookie(memSession())
+		for _, h := range header {
+			ck, err := http.ParseCookie(h)
+			require.NoError(t, err)
+			req.AddCookie(ck[0])
+		}
+		p.h.Onboarding().ServeHTTP(rec, req)
+		require.Equal(t, http.StatusFound, rec.Code, rec.Body.String())
 		line := rec.Header().Values("Set-Cookie")
 		require.Len(t, line, 1, "one cookie per authorization")
-		assert.LessOrEqual(t, len(line[0]), 560, line[0])
+		t.Logf("%d bytes: %s", len(line[0]), q)
+		assert.LessOrEqual(t, len(line[0]), 480, line[0])
 		assert.Contains(t, line[0], "Max-Age=600")
-		assert.Contains(t, line[0], "Path="+callbackPath)
+		assert.Contains(t, line[0], "Path=/;")
+		ck := rec.Result().Cookies()[0]
+		header = append(header, ck.Name+"="+ck.Value)
 	}
+	all := strings.Join(header, "; ")
+	t.Logf("four pending cookies: %d bytes", len(all))
+	assert.Less(t, len(all), 2048)
 }

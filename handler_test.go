@@ -61,10 +61,12 @@ type partner struct {
 	logs   *bytes.Buffer
 	used   ddoauth.UsedStates
 
-	mu    sync.Mutex
-	conns []*ddoauth.Connection
-	errs  []error
-	pages []string // every body and header the partner answered with
+	mu       sync.Mutex
+	conns    []*ddoauth.Connection
+	errs     []error
+	pages    []string // every body and header the partner answered with
+	cookies  []int    // the length of each callback request's Cookie header
+	sessions []string // the session IDs of the browsers, secrets too
 }
 
 type partnerOpts struct {
@@ -75,6 +77,22 @@ type partnerOpts struct {
 	used       ddoauth.UsedStates
 	onConnect  func(*http.Request, *ddoauth.Connection) error
 	pendingTTL time.Duration
+	noSession  bool // InsecureNoSession instead of Session
+	tls        bool // serve the partner on https, not on loopback http
+}
+
+// sessionCookie is the partner's own sign-in cookie in these tests; its
+// value is the session's ID.
+const sessionCookie = "sid"
+
+// session is the partner's HandlerConfig.Session: the ID of the signed-in
+// session.
+func session(r *http.Request) (string, error) {
+	ck, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return "", err
+	}
+	return ck.Value, nil
 }
 
 func newPartner(t *testing.T, o partnerOpts) *partner {
@@ -85,7 +103,12 @@ func newPartner(t *testing.T, o partnerOpts) *partner {
 	dd.CallbackStyle = o.style
 	p := &partner{dd: dd, clock: &stepClock{t: time.Now()}, logs: &bytes.Buffer{}, used: o.used}
 	mux := http.NewServeMux()
-	p.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	p.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == callbackPath {
+			p.mu.Lock()
+			p.cookies = append(p.cookies, len(r.Header.Get("Cookie")))
+			p.mu.Unlock()
+		}
 		rec := httptest.NewRecorder()
 		mux.ServeHTTP(rec, r)
 		p.mu.Lock()
@@ -99,6 +122,11 @@ func newPartner(t *testing.T, o partnerOpts) *partner {
 		w.WriteHeader(rec.Code)
 		w.Write(rec.Body.Bytes()) //nolint:errcheck
 	}))
+	if o.tls {
+		p.srv.StartTLS()
+	} else {
+		p.srv.Start()
+	}
 	t.Cleanup(p.srv.Close)
 	redirect := p.srv.URL + callbackPath
 	p.oc = dd.NewClient(redirect)
@@ -118,10 +146,12 @@ func newPartner(t *testing.T, o partnerOpts) *partner {
 	if onConnect == nil {
 		onConnect = func(*http.Request, *ddoauth.Connection) error { return nil }
 	}
-	p.h, err = p.client.Handlers(ddoauth.HandlerConfig{
-		CookieKeys: keys,
-		SitePicker: o.picker,
-		UsedStates: o.used,
+	cfg := ddoauth.HandlerConfig{
+		CookieKeys:        keys,
+		Session:           session,
+		InsecureNoSession: o.noSession,
+		SitePicker:        o.picker,
+		UsedStates:        o.used,
 		OnConnect: func(r *http.Request, c *ddoauth.Connection) error {
 			p.mu.Lock()
 			p.conns = append(p.conns, c)
@@ -133,7 +163,11 @@ func newPartner(t *testing.T, o partnerOpts) *partner {
 			p.errs = append(p.errs, err)
 			p.mu.Unlock()
 		},
-	})
+	}
+	if o.noSession {
+		cfg.Session = nil
+	}
+	p.h, err = p.client.Handlers(cfg)
 	require.NoError(t, err)
 	mux.Handle(onboardingPath, p.h.Onboarding())
 	mux.Handle(callbackPath, p.h.Callback())
@@ -154,9 +188,17 @@ func randomKey() []byte {
 	return k
 }
 
-// browser is a user's browser with a cookie jar. It follows redirects but
-// stops before the partner's callback, so that a test can look at it.
+// browser is a user's browser with a cookie jar, signed in to the partner
+// in a session of its own. It follows redirects but stops before the
+// partner's callback, so that a test can look at it.
 func (p *partner) browser() *http.Client {
+	b := p.anonymous()
+	p.signIn(b, rand.Text())
+	return b
+}
+
+// anonymous is a browser that is not signed in to the partner.
+func (p *partner) anonymous() *http.Client {
 	b := p.dd.Browser(p.srv.Client().Transport)
 	b.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
 		if req.URL.Path == callbackPath {
@@ -165,6 +207,29 @@ func (p *partner) browser() *http.Client {
 		return nil
 	}
 	return b
+}
+
+// signIn gives b the partner's session cookie for session id.
+func (p *partner) signIn(b *http.Client, id string) {
+	p.mu.Lock()
+	p.sessions = append(p.sessions, id)
+	p.mu.Unlock()
+	u, _ := url.Parse(p.srv.URL + "/")
+	b.Jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Value: id, Path: "/", Secure: true, HttpOnly: true}})
+}
+
+// pending returns the pending-authorization cookies b holds for the
+// partner, without its session cookie, with the path they were set with.
+func (p *partner) pending(b *http.Client) []*http.Cookie {
+	u, _ := url.Parse(p.srv.URL + callbackPath)
+	var out []*http.Cookie
+	for _, ck := range b.Jar.Cookies(u) {
+		if ck.Name != sessionCookie {
+			ck.Path = "/"
+			out = append(out, ck)
+		}
+	}
+	return out
 }
 
 type answer struct {
@@ -227,6 +292,7 @@ func (p *partner) assertClean(t *testing.T, secrets ...string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	secrets = append(secrets, p.oc.Secret)
+	secrets = append(secrets, p.sessions...)
 	if p.key != nil {
 		secrets = append(secrets, string(p.key), hex.EncodeToString(p.key),
 			base64.StdEncoding.EncodeToString(p.key), base64.RawURLEncoding.EncodeToString(p.key))
@@ -291,8 +357,7 @@ func TestHandlersEverySiteEveryStyle(t *testing.T) {
 						assert.Equal(t, "api."+site.Domain(), r.Host)
 					}
 				}
-				cbURL, _ := url.Parse(p.srv.URL + callbackPath)
-				assert.Empty(t, b.Jar.Cookies(cbURL), "the callback clears its cookie")
+				assert.Empty(t, p.pending(b), "the callback clears its cookie")
 				p.assertClean(t, cb.Query().Get("state"), cb.Query().Get("code"))
 			})
 		}
@@ -330,12 +395,24 @@ func TestHandlersOrgSubdomain(t *testing.T) {
 	}
 }
 
+// TestHandlersCookie checks the pending cookie's attributes: __Host- on
+// https, Path=/, host-only, Secure, HttpOnly, Lax, ten minutes at most.
 func TestHandlersCookie(t *testing.T) {
 	t.Parallel()
-	for _, ttl := range []time.Duration{0, 3 * time.Minute, time.Hour} {
-		t.Run(fmt.Sprint(ttl), func(t *testing.T) {
+	for _, tc := range []struct {
+		tls    bool
+		ttl    time.Duration
+		prefix string
+	}{
+		{true, 0, "__Host-ddoauth-"},
+		{true, 3 * time.Minute, "__Host-ddoauth-"},
+		{true, time.Hour, "__Host-ddoauth-"},
+		{false, 0, "ddoauth-"}, // loopback http: browsers refuse prefixes there
+	} {
+		t.Run(fmt.Sprint(tc.prefix, tc.ttl), func(t *testing.T) {
 			t.Parallel()
-			p := newPartner(t, partnerOpts{pendingTTL: ttl})
+			ttl := tc.ttl
+			p := newPartner(t, partnerOpts{pendingTTL: ttl, tls: tc.tls})
 			b := p.browser()
 			b.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 			a := get(t, b, p.srv.URL+onboardingPath+"?domain=datadoghq.eu")
@@ -349,12 +426,12 @@ func TestHandlersCookie(t *testing.T) {
 			require.Len(t, raw, 1)
 			ck, err := http.ParseSetCookie(raw[0])
 			require.NoError(t, err)
-			assert.True(t, strings.HasPrefix(ck.Name, "ddoauth_"))
+			assert.Regexp(t, "^"+tc.prefix+`[A-Za-z0-9_-]{8}-0$`, ck.Name)
 			assert.NotContains(t, ck.Name+ck.Value, state)
 			assert.True(t, ck.Secure)
 			assert.True(t, ck.HttpOnly)
 			assert.Equal(t, http.SameSiteLaxMode, ck.SameSite)
-			assert.Equal(t, callbackPath, ck.Path)
+			assert.Equal(t, "/", ck.Path, "__Host- wants /; onboarding sees the earlier ones")
 			assert.Empty(t, ck.Domain, "host-only")
 			want := 600
 			if ttl == 3*time.Minute {
@@ -376,8 +453,7 @@ func TestHandlersTabs(t *testing.T) {
 	b := p.browser()
 	eu := p.onboard(t, b, url.Values{"domain": {"datadoghq.eu"}})
 	us5 := p.onboard(t, b, url.Values{"site": {"https://us5.datadoghq.com"}})
-	cbURL, _ := url.Parse(p.srv.URL + callbackPath)
-	assert.Len(t, b.Jar.Cookies(cbURL), 2)
+	assert.Len(t, p.pending(b), 2)
 
 	for _, cb := range []*url.URL{us5, eu} {
 		a := get(t, b, cb.String())
@@ -387,18 +463,23 @@ func TestHandlersTabs(t *testing.T) {
 	require.Len(t, conns, 2)
 	assert.Equal(t, "US5", conns[0].Site.Name())
 	assert.Equal(t, "EU1", conns[1].Site.Name())
-	assert.Empty(t, b.Jar.Cookies(cbURL))
+	assert.Empty(t, p.pending(b))
 }
 
-// sealedElsewhere runs onboarding on other handlers of the same client and
-// returns the cookie they set and the authorize URL.
-func sealedElsewhere(t *testing.T, p *partner, keys [][]byte) (*http.Cookie, string) {
+// sealedElsewhere runs onboarding on other handlers of the same client, in
+// b's session, and returns the cookie they set and the authorize URL.
+func sealedElsewhere(t *testing.T, p *partner, keys [][]byte, b *http.Client) (*http.Cookie, string) {
 	t.Helper()
-	h, err := p.client.Handlers(ddoauth.HandlerConfig{CookieKeys: keys,
+	h, err := p.client.Handlers(ddoauth.HandlerConfig{CookieKeys: keys, Session: session,
 		OnConnect: func(*http.Request, *ddoauth.Connection) error { return nil }})
 	require.NoError(t, err)
 	rec := httptest.NewRecorder()
-	h.Onboarding().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, onboardingPath+"?domain=datadoghq.eu", nil))
+	req := httptest.NewRequest(http.MethodGet, onboardingPath+"?domain=datadoghq.eu", nil)
+	u, _ := url.Parse(p.srv.URL)
+	for _, ck := range b.Jar.Cookies(u) {
+		req.AddCookie(ck)
+	}
+	h.Onboarding().ServeHTTP(rec, req)
 	require.Equal(t, http.StatusFound, rec.Code)
 	cks := rec.Result().Cookies()
 	require.Len(t, cks, 1)
@@ -458,10 +539,10 @@ func TestHandlersRejections(t *testing.T) {
 			run: func(t *testing.T, p *partner) answer {
 				b := p.browser()
 				cb := p.onboard(t, b, eu)
-				stolen := b.Jar.Cookies(cb)
-				require.Len(t, stolen, 1)
+				stolen := b.Jar.Cookies(cb) // the session's cookie too
+				require.Len(t, stolen, 2)
 				require.Equal(t, http.StatusOK, get(t, b, cb.String()).status)
-				other := p.browser()
+				other := p.anonymous()
 				other.Jar.SetCookies(cb, stolen)
 				return get(t, other, cb.String())
 			},
@@ -475,7 +556,7 @@ func TestHandlersRejections(t *testing.T) {
 				cb := p.onboard(t, b, eu)
 				stolen := b.Jar.Cookies(cb)
 				require.Equal(t, http.StatusOK, get(t, b, cb.String()).status)
-				replica, err := p.client.Handlers(ddoauth.HandlerConfig{CookieKeys: [][]byte{p.key}, UsedStates: p.used,
+				replica, err := p.client.Handlers(ddoauth.HandlerConfig{CookieKeys: [][]byte{p.key}, UsedStates: p.used, Session: session,
 					OnConnect: func(*http.Request, *ddoauth.Connection) error { return nil },
 					OnError:   func(_ *http.Request, err error) { p.mu.Lock(); p.errs = append(p.errs, err); p.mu.Unlock() }})
 				require.NoError(t, err)
@@ -498,6 +579,62 @@ func TestHandlersRejections(t *testing.T) {
 				return get(t, b, cb.String())
 			},
 			status: http.StatusBadRequest, want: []error{ddoauth.ErrStateExpired},
+		},
+		{
+			// A PendingTTL longer than the cookie's ten minutes does not
+			// let a copy of the cookie outlive it.
+			name: "a copy of the cookie after the cookie's lifetime",
+			opts: partnerOpts{pendingTTL: time.Hour},
+			run: func(t *testing.T, p *partner) answer {
+				b := p.browser()
+				cb := p.onboard(t, b, eu)
+				p.clock.Advance(10*time.Minute + time.Second)
+				return get(t, b, cb.String()) // the test's jar ignores the partner's clock
+			},
+			status: http.StatusBadRequest, want: []error{ddoauth.ErrStateExpired},
+		},
+		{
+			name: "login CSRF: another user's authorization in this browser",
+			run: func(t *testing.T, p *partner) answer {
+				attacker := p.browser()
+				cb := p.onboard(t, attacker, eu)
+				victim := p.browser()
+				victim.Jar.SetCookies(cb, p.pending(attacker))
+				return get(t, victim, cb.String())
+			},
+			status: http.StatusBadRequest, want: []error{ddoauth.ErrStateMismatch, ddoauth.ErrSessionMismatch},
+		},
+		{
+			name: "the user signed in as someone else meanwhile",
+			run: func(t *testing.T, p *partner) answer {
+				b := p.browser()
+				cb := p.onboard(t, b, eu)
+				p.signIn(b, "someone-else")
+				return get(t, b, cb.String())
+			},
+			status: http.StatusBadRequest, want: []error{ddoauth.ErrStateMismatch, ddoauth.ErrSessionMismatch},
+		},
+		{
+			name: "the user signed out meanwhile",
+			run: func(t *testing.T, p *partner) answer {
+				b := p.browser()
+				cb := p.onboard(t, b, eu)
+				u, _ := url.Parse(p.srv.URL + "/")
+				b.Jar.SetCookies(u, []*http.Cookie{{Name: sessionCookie, Path: "/", MaxAge: -1}})
+				return get(t, b, cb.String())
+			},
+			status: http.StatusBadRequest, want: []error{ddoauth.ErrStateMismatch, ddoauth.ErrSessionMismatch},
+		},
+		{
+			name: "onboarding without a session",
+			run: func(t *testing.T, p *partner) answer {
+				b := p.anonymous()
+				a := get(t, b, p.srv.URL+onboardingPath+"?domain=datadoghq.eu")
+				assert.Empty(t, a.header.Values("Set-Cookie"), "no authorization started")
+				assert.Empty(t, a.header.Get("Location"))
+				return a
+			},
+			status: http.StatusForbidden, want: []error{ddoauth.ErrNoSession},
 		},
 		{
 			name: "callback in another browser",
@@ -547,26 +684,24 @@ func TestHandlersRejections(t *testing.T) {
 			run: func(t *testing.T, p *partner) answer {
 				b := p.browser()
 				cb := p.onboard(t, b, eu)
-				cks := b.Jar.Cookies(cb)
+				cks := p.pending(b)
 				require.Len(t, cks, 1)
 				v := []byte(cks[0].Value)
 				v[len(v)/2] ^= 1
 				if v[len(v)/2] == '-' || v[len(v)/2] == '_' {
 					v[len(v)/2] = 'A'
 				}
-				other := p.browser()
-				other.Jar.SetCookies(cb, []*http.Cookie{{Name: cks[0].Name, Value: string(v), Path: callbackPath}})
-				return get(t, other, cb.String())
+				b.Jar.SetCookies(cb, []*http.Cookie{{Name: cks[0].Name, Value: string(v), Path: "/"}})
+				return get(t, b, cb.String())
 			},
 			status: http.StatusBadRequest, want: []error{ddoauth.ErrStateMismatch, ddoauth.ErrBadCookie},
 		},
 		{
 			name: "cookie sealed with a foreign key",
 			run: func(t *testing.T, p *partner) answer {
-				ck, authURL := sealedElsewhere(t, p, [][]byte{randomKey()})
 				b := p.browser()
+				ck, authURL := sealedElsewhere(t, p, [][]byte{randomKey()}, b)
 				u, _ := url.Parse(p.srv.URL + callbackPath)
-				ck.Path = callbackPath
 				b.Jar.SetCookies(u, []*http.Cookie{ck})
 				a := get(t, b, authURL)
 				require.Equal(t, http.StatusFound, a.status)
@@ -709,10 +844,9 @@ func TestHandlersKeyRotation(t *testing.T) {
 	t.Parallel()
 	old, next := randomKey(), randomKey()
 	p := newPartner(t, partnerOpts{keys: [][]byte{next, old}})
-	ck, authURL := sealedElsewhere(t, p, [][]byte{old})
 	b := p.browser()
+	ck, authURL := sealedElsewhere(t, p, [][]byte{old}, b)
 	u, _ := url.Parse(p.srv.URL + callbackPath)
-	ck.Path = callbackPath
 	b.Jar.SetCookies(u, []*http.Cookie{ck})
 	a := get(t, b, authURL)
 	require.Equal(t, http.StatusFound, a.status)
@@ -764,23 +898,35 @@ func TestHandlersConfig(t *testing.T) {
 	require.NoError(t, err)
 	ok := func(*http.Request, *ddoauth.Connection) error { return nil }
 	key := randomKey()
+	valid := func() ddoauth.HandlerConfig {
+		return ddoauth.HandlerConfig{CookieKeys: [][]byte{key}, OnConnect: ok, Session: session}
+	}
+	_, err = client.Handlers(valid())
+	require.NoError(t, err, "each case below breaks one field of this")
 	for _, tc := range []struct {
 		name string
-		cfg  ddoauth.HandlerConfig
+		edit func(*ddoauth.HandlerConfig)
 	}{
-		{"no key", ddoauth.HandlerConfig{OnConnect: ok}},
-		{"short key", ddoauth.HandlerConfig{CookieKeys: [][]byte{key[:16]}, OnConnect: ok}},
-		{"short old key", ddoauth.HandlerConfig{CookieKeys: [][]byte{key, key[:31]}, OnConnect: ok}},
-		{"no OnConnect", ddoauth.HandlerConfig{CookieKeys: [][]byte{key}}},
+		{"no key", func(c *ddoauth.HandlerConfig) { c.CookieKeys = nil }},
+		{"short key", func(c *ddoauth.HandlerConfig) { c.CookieKeys = [][]byte{key[:16]} }},
+		{"short old key", func(c *ddoauth.HandlerConfig) { c.CookieKeys = [][]byte{key, key[:31]} }},
+		{"all-zero key", func(c *ddoauth.HandlerConfig) { c.CookieKeys = [][]byte{make([]byte, 32)} }},
+		{"old key repeated", func(c *ddoauth.HandlerConfig) { c.CookieKeys = [][]byte{key, randomKey(), bytes.Clone(key)} }},
+		{"no OnConnect", func(c *ddoauth.HandlerConfig) { c.OnConnect = nil }},
+		{"neither Session nor InsecureNoSession", func(c *ddoauth.HandlerConfig) { c.Session = nil }},
+		{"Session and InsecureNoSession", func(c *ddoauth.HandlerConfig) { c.InsecureNoSession = true }},
+		{"negative OnConnectTimeout", func(c *ddoauth.HandlerConfig) { c.OnConnectTimeout = -time.Second }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			_, err := client.Handlers(tc.cfg)
-			assert.ErrorIs(t, err, ddoauth.ErrInvalidConfig)
+			cfg := valid()
+			tc.edit(&cfg)
+			_, err := client.Handlers(cfg)
+			require.ErrorIs(t, err, ddoauth.ErrInvalidConfig)
 			assert.NotContains(t, err.Error(), string(key[:16]))
 		})
 	}
-	cfg := ddoauth.HandlerConfig{CookieKeys: [][]byte{key}, OnConnect: ok}
+	cfg := ddoauth.HandlerConfig{CookieKeys: [][]byte{key}, OnConnect: ok, Session: session}
 	for _, out := range []string{fmt.Sprintf("%v %+v %#v %s", cfg, cfg, cfg, cfg), fmt.Sprint(slog.AnyValue(cfg).Resolve())} {
 		for _, enc := range []string{string(key), fmt.Sprint(key), fmt.Sprintf("%x", key), base64.StdEncoding.EncodeToString(key)} {
 			assert.NotContains(t, out, enc)
@@ -797,21 +943,26 @@ func FuzzCallbackHandler(f *testing.F) {
 	client, err := ddoauth.New(ddoauth.Config{ClientID: oc.ID, ClientSecret: oc.Secret, RedirectURL: oc.RedirectURIs[0],
 		HTTPClient: &http.Client{Transport: dd.Transport()}, Now: func() time.Time { return created }})
 	require.NoError(f, err)
-	h, err := client.Handlers(ddoauth.HandlerConfig{CookieKeys: [][]byte{bytes.Repeat([]byte{7}, 32)},
+	h, err := client.Handlers(ddoauth.HandlerConfig{CookieKeys: [][]byte{bytes.Repeat([]byte{7}, 32)}, Session: session,
 		OnConnect: func(*http.Request, *ddoauth.Connection) error { return nil }})
 	require.NoError(f, err)
 
-	// A real cookie for a real state, so the fuzzer reaches past the seal.
+	// A real cookie for a real state and session, so the fuzzer reaches
+	// past the seal and the session check.
 	rec := httptest.NewRecorder()
-	h.Onboarding().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, onboardingPath+"?domain=datadoghq.eu", nil))
+	req := httptest.NewRequest(http.MethodGet, onboardingPath+"?domain=datadoghq.eu", nil)
+	req.AddCookie(&http.Cookie{Name: sessionCookie, Value: "fuzz-session"})
+	h.Onboarding().ServeHTTP(rec, req)
 	authURL, err := url.Parse(rec.Header().Get("Location"))
 	require.NoError(f, err)
 	ck := rec.Result().Cookies()[0]
 	state := url.QueryEscape(authURL.Query().Get("state"))
-	f.Add("state="+state+"&code=abc&domain=datadoghq.eu", ck.Name+"="+ck.Value)
-	f.Add("state="+state+"&error=access_denied", ck.Name+"="+ck.Value)
-	f.Add("state="+state+"&code=abc&domain=datadoghq.com", ck.Name+"="+ck.Value)
-	f.Add("state="+state+"&code=abc&site=https://evil.example", ck.Name+"="+ck.Value)
+	cookie := ck.Name + "=" + ck.Value + "; " + sessionCookie + "=fuzz-session"
+	f.Add("state="+state+"&code=abc&domain=datadoghq.eu", cookie)
+	f.Add("state="+state+"&error=access_denied", cookie)
+	f.Add("state="+state+"&code=abc&domain=datadoghq.com", cookie)
+	f.Add("state="+state+"&code=abc&site=https://evil.example", cookie)
+	f.Add("state="+state+"&code=abc&domain=datadoghq.eu", ck.Name+"="+ck.Value+"; "+sessionCookie+"=another-session")
 
 	f.Fuzz(func(t *testing.T, rawQuery, cookie string) {
 		req := (&http.Request{
@@ -836,12 +987,12 @@ func FuzzCallbackHandler(f *testing.F) {
 func FuzzOnboardingHandler(f *testing.F) {
 	client, err := ddoauth.New(ddoauth.Config{ClientID: "id", ClientSecret: "secret", RedirectURL: "https://partner.example" + callbackPath})
 	require.NoError(f, err)
-	h, err := client.Handlers(ddoauth.HandlerConfig{CookieKeys: [][]byte{bytes.Repeat([]byte{7}, 32)},
+	h, err := client.Handlers(ddoauth.HandlerConfig{CookieKeys: [][]byte{bytes.Repeat([]byte{7}, 32)}, Session: session,
 		OnConnect: func(*http.Request, *ddoauth.Connection) error { return nil }})
 	require.NoError(f, err)
 	f.Fuzz(func(t *testing.T, rawQuery string) {
 		req := (&http.Request{Method: http.MethodGet, URL: &url.URL{Path: onboardingPath, RawQuery: rawQuery},
-			Header: http.Header{}, Host: "partner.example"}).WithContext(context.Background())
+			Header: http.Header{"Cookie": {sessionCookie + "=fuzz-session"}}, Host: "partner.example"}).WithContext(context.Background())
 		rec := httptest.NewRecorder()
 		h.Onboarding().ServeHTTP(rec, req)
 		switch rec.Code {
@@ -867,8 +1018,8 @@ func TestHandlersConcurrentReplays(t *testing.T) {
 	p := newPartner(t, partnerOpts{})
 	b := p.browser()
 	cb := p.onboard(t, b, url.Values{"domain": {"datadoghq.eu"}})
-	stolen := b.Jar.Cookies(cb)
-	require.Len(t, stolen, 1)
+	stolen := b.Jar.Cookies(cb) // the pending and the session cookie
+	require.Len(t, stolen, 2)
 
 	const n = 16
 	statuses := make(chan int, n)
@@ -876,7 +1027,9 @@ func TestHandlersConcurrentReplays(t *testing.T) {
 	for range n {
 		wg.Go(func() {
 			req := httptest.NewRequest(http.MethodGet, cb.RequestURI(), nil)
-			req.AddCookie(stolen[0])
+			for _, ck := range stolen {
+				req.AddCookie(ck)
+			}
 			rec := httptest.NewRecorder()
 			p.h.Callback().ServeHTTP(rec, req)
 			statuses <- rec.Code

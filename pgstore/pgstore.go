@@ -104,10 +104,11 @@ const sweepEvery = time.Minute
 
 // Config configures a Store.
 type Config struct {
-	// Keys seal the stored values: 32 bytes each, newest first. Values
-	// are sealed under the first and open under any, so a key is retired
-	// by putting a new one first and removing the old one once every
-	// record was read or written again.
+	// Keys seal the stored values: 32 random bytes each, newest first.
+	// Values are sealed under the first and open under any, so a key is
+	// retired by putting a new one first and removing the old one once
+	// every record was read or written again. New refuses a repeated or
+	// all-zero key.
 	Keys [][]byte
 
 	// InsecurePlaintext stores tokens and API keys in clear when Keys is

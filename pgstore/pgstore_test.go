@@ -107,6 +107,8 @@ func TestNew(t *testing.T) {
 		{"no keys", pool, pgstore.Config{}},
 		{"empty keys", pool, pgstore.Config{Keys: [][]byte{}}},
 		{"short key", pool, pgstore.Config{Keys: [][]byte{make([]byte, 16)}}},
+		{"all-zero key", pool, pgstore.Config{Keys: [][]byte{make([]byte, 32)}}},
+		{"repeated key", pool, pgstore.Config{Keys: [][]byte{newKey, oldKey, newKey}}},
 		{"keys and plaintext", pool, pgstore.Config{Keys: [][]byte{newKey}, InsecurePlaintext: true}},
 		{"no pool", nil, pgstore.Config{Keys: [][]byte{newKey}}},
 	} {

@@ -42,6 +42,13 @@ func ExampleNew() {
 	// Callbacks are completed once across replicas.
 	_, err = client.Handlers(ddoauth.HandlerConfig{
 		CookieKeys: [][]byte{key}, // or a key of their own
+		Session: func(r *http.Request) (string, error) {
+			ck, err := r.Cookie("session") // the partner's signed-in session
+			if err != nil {
+				return "", err
+			}
+			return ck.Value, nil
+		},
 		UsedStates: store,
 		OnConnect: func(r *http.Request, conn *ddoauth.Connection) error {
 			return store.Save(r.Context(), "customer-42", conn) // the signed-in customer's ID

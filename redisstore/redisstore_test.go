@@ -89,6 +89,8 @@ func TestNew(t *testing.T) {
 		{"no keys", rdb, redisstore.Config{}, false},
 		{"empty keys", rdb, redisstore.Config{Keys: [][]byte{}}, false},
 		{"short key", rdb, redisstore.Config{Keys: [][]byte{newKey, short}}, false},
+		{"all-zero key", rdb, redisstore.Config{Keys: [][]byte{newKey, make([]byte, 32)}}, false},
+		{"repeated key", rdb, redisstore.Config{Keys: [][]byte{newKey, newKey}}, false},
 		{"keys and plaintext", rdb, redisstore.Config{Keys: [][]byte{newKey}, InsecurePlaintext: true}, false},
 		{"no client", nil, redisstore.Config{Keys: [][]byte{newKey}}, false},
 		{"cluster", cluster, redisstore.Config{Keys: [][]byte{newKey}}, false},

@@ -92,6 +92,20 @@ func (b *backend) user(r *http.Request) string {
 	return b.sessions[ck.Value]
 }
 
+// session is HandlerConfig.Session: the ID of r's live session. The
+// handlers keep a hash of it in each authorization's cookie, so that
+// another user's browser cannot complete it (login CSRF).
+func (b *backend) session(r *http.Request) (string, error) {
+	ck, err := r.Cookie(sessionCookie)
+	if err != nil {
+		return "", err
+	}
+	if b.user(r) == "" {
+		return "", errors.New("unknown or ended session")
+	}
+	return ck.Value, nil
+}
+
 // signedIn sends a visitor without a session to sign in first, then back.
 func (b *backend) signedIn(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

@@ -125,6 +125,7 @@ func newBackend(origin string, getenv func(string) string) (*backend, error) {
 	}
 	b.handlers, err = b.client.Handlers(ddoauth.HandlerConfig{
 		CookieKeys: [][]byte{key},
+		Session:    b.session, // the callback completes only in the session that started it
 		UsedStates: st,
 		OnConnect:  b.onConnect,
 		SitePicker: true,

@@ -128,6 +128,50 @@ func TestConnectWithCookieJar(t *testing.T) {
 	assert.Equal(t, "disconnected", list[0]["status"])
 }
 
+// TestLoginCSRF: mallory starts an authorization, approves it for his
+// organization, and gets alice's browser to open his callback with his
+// pending cookie. The backend refuses it: alice's session did not start
+// it. No code is redeemed and alice has no connection; in mallory's own
+// session the same callback completes.
+func TestLoginCSRF(t *testing.T) {
+	t.Parallel()
+	b, origin := start(t, map[string]string{"DDOAUTH_AUTOCONSENT": "1"})
+	mallory, alice := userAgent(t), userAgent(t)
+	for user, c := range map[string]*http.Client{"mallory": mallory, "alice": alice} {
+		require.Equal(t, http.StatusOK, do(t, c, http.MethodPost, origin+"/signin", url.Values{"user": {user}}).status)
+	}
+	mallory.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
+		if req.URL.Path == "/oauth/datadog/callback" {
+			return http.ErrUseLastResponse // he keeps the callback for alice
+		}
+		return nil
+	}
+	resp, err := mallory.Get(origin + "/oauth/datadog/onboarding?site=" + url.QueryEscape("https://app.datadoghq.eu"))
+	require.NoError(t, err)
+	resp.Body.Close()
+	callback := resp.Header.Get("Location")
+	require.Contains(t, callback, "/oauth/datadog/callback?")
+
+	u, _ := url.Parse(origin + "/")
+	for _, ck := range mallory.Jar.Cookies(u) {
+		if ck.Name != sessionCookie {
+			ck.Path = "/"
+			alice.Jar.SetCookies(u, []*http.Cookie{ck})
+		}
+	}
+	p := do(t, alice, http.MethodGet, callback, nil)
+	assert.Equal(t, http.StatusBadRequest, p.status)
+	assert.Contains(t, p.body, "not started by the account signed in here")
+	assert.Equal(t, 0, b.dd.Count(ddoauthtest.EndpointToken))
+	list, _ := connections(t, alice, origin)
+	assert.Empty(t, list)
+
+	p = do(t, mallory, http.MethodGet, callback, nil)
+	assert.Equal(t, http.StatusOK, p.status, p.body)
+	list, _ = connections(t, mallory, origin)
+	assert.Len(t, list, 1)
+}
+
 // connect signs c in as user, if it is not, and connects site.
 func connect(t *testing.T, c *http.Client, origin, user, site string) {
 	t.Helper()

@@ -2,6 +2,7 @@ package browsertest
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"encoding/base64"
@@ -81,9 +82,10 @@ func TestChromium(t *testing.T) {
 	dd.AutoConsent = false // the user clicks Authorize on the consent page
 
 	type partner struct {
-		name string
-		base string // the partner's origin as the browser sees it
-		mux  *http.ServeMux
+		name   string
+		base   string // the partner's origin as the browser sees it
+		mux    *http.ServeMux
+		prefix string // of the pending cookie's name
 	}
 	tlsMux, loopMux := http.NewServeMux(), http.NewServeMux()
 	tlsSrv := httptest.NewUnstartedServer(tlsMux)
@@ -92,8 +94,8 @@ func TestChromium(t *testing.T) {
 	loopback := httptest.NewServer(loopMux)
 	t.Cleanup(loopback.Close)
 	partners := []partner{
-		{"https partner", "https://partner.example", tlsMux},
-		{"loopback http partner", loopback.URL, loopMux},
+		{"https partner", "https://partner.example", tlsMux, "__Host-ddoauth-"},
+		{"loopback http partner", loopback.URL, loopMux, "ddoauth-"},
 	}
 
 	var mu sync.Mutex
@@ -108,6 +110,13 @@ func TestChromium(t *testing.T) {
 		copy(key, p.name)
 		h, err := client.Handlers(ddoauth.HandlerConfig{
 			CookieKeys: [][]byte{key},
+			Session: func(r *http.Request) (string, error) {
+				ck, err := r.Cookie(sessionCookie)
+				if err != nil {
+					return "", err
+				}
+				return ck.Value, nil
+			},
 			OnConnect: func(_ *http.Request, c *ddoauth.Connection) error {
 				mu.Lock()
 				defer mu.Unlock()
@@ -123,6 +132,7 @@ func TestChromium(t *testing.T) {
 		require.NoError(t, err)
 		p.mux.Handle(onboardingPath, h.Onboarding())
 		p.mux.Handle(callbackPath, h.Callback())
+		p.mux.HandleFunc(signInPath, signIn)
 	}
 
 	// The emulator's leaf certificate, as the browser will be shown it.
@@ -168,10 +178,17 @@ func TestChromium(t *testing.T) {
 			ctx, cancel = chromedp.NewContext(ctx)
 			defer cancel()
 
+			// The user signs in to the partner: a SameSite=Lax session
+			// cookie, which must reach the callback after Datadog's
+			// cross-site redirect for the handlers to complete it.
+			resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(p.base+signInPath))
+			require.NoError(t, err)
+			require.Equal(t, int64(http.StatusOK), resp.Status)
+
 			// Datadog's tile links to the onboarding URL; the partner
 			// redirects to EU1's authorize page, which shows the consent page.
 			start := time.Now()
-			resp, err := chromedp.Run(ctx, chromedp.NavigateResponse(p.base+onboardingPath+"?site="+url.QueryEscape("https://app.datadoghq.eu")))
+			resp, err = chromedp.Run(ctx, chromedp.NavigateResponse(p.base+onboardingPath+"?site="+url.QueryEscape("https://app.datadoghq.eu")))
 			require.NoError(t, err)
 			require.Equal(t, int64(http.StatusOK), resp.Status)
 			assert.True(t, strings.HasPrefix(resp.URL, "https://app.datadoghq.eu/oauth2/v1/authorize?"), resp.URL)
@@ -179,20 +196,22 @@ func TestChromium(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, "Default EU1", org)
 
-			// The browser holds one pending cookie, with every attribute,
-			// sent to the callback path only.
+			// The browser took one pending cookie, with every attribute:
+			// the __Host- prefix on https, none on loopback http.
 			pending := cookies(ctx, t, p.base+callbackPath)
 			require.Len(t, pending, 1)
 			ck := pending[0]
-			assert.True(t, strings.HasPrefix(ck.Name, "ddoauth_"), ck.Name)
+			assert.True(t, strings.HasPrefix(ck.Name, p.prefix), ck.Name)
 			assert.True(t, ck.Secure, "Secure")
 			assert.True(t, ck.HTTPOnly, "HttpOnly")
 			assert.Equal(t, network.CookieSameSiteLax, ck.SameSite)
-			assert.Equal(t, callbackPath, ck.Path)
+			assert.Equal(t, "/", ck.Path)
+			base, err := url.Parse(p.base)
+			require.NoError(t, err)
+			assert.Equal(t, base.Hostname(), ck.Domain, "host-only")
 			assert.False(t, ck.Session)
 			expires := time.Unix(int64(ck.Expires), 0)
 			assert.WithinRange(t, expires, start.Add(9*time.Minute), time.Now().Add(10*time.Minute+time.Second))
-			assert.Empty(t, cookies(ctx, t, p.base+"/"), "not sent outside the callback path")
 
 			// The user clicks Authorize: Datadog's form posts, then redirects
 			// to the partner's callback, a cross-site navigation.
@@ -223,9 +242,30 @@ func TestChromium(t *testing.T) {
 	}
 }
 
+// cookies returns the cookies the browser would send to u, but the
+// partner's session cookie.
 func cookies(ctx context.Context, t *testing.T, u string) []*network.Cookie {
 	t.Helper()
 	res, err := chromedp.Call(ctx, network.GetCookies, network.GetCookiesParams{URLs: []string{u}})
 	require.NoError(t, err)
-	return res.Cookies
+	var out []*network.Cookie
+	for _, ck := range res.Cookies {
+		if ck.Name != sessionCookie {
+			out = append(out, ck)
+		}
+	}
+	return out
+}
+
+const (
+	signInPath    = "/signin"
+	sessionCookie = "session"
+)
+
+// signIn is the partner's sign-in, reduced to a session cookie.
+func signIn(w http.ResponseWriter, _ *http.Request) {
+	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: rand.Text(), Path: "/",
+		Secure: true, HttpOnly: true, SameSite: http.SameSiteLaxMode})
+	w.Header().Set("Content-Type", "text/plain")
+	w.Write([]byte("signed in\n")) //nolint:errcheck
 }

@@ -9,6 +9,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 )
@@ -31,15 +32,26 @@ type Box struct {
 }
 
 // New returns a Box for keys, newest first. Each key must be KeySize
-// bytes; the error names the position of a bad key, never its bytes.
+// bytes, not all zero (an unfilled buffer, not a key), and listed once (a
+// rotation that repeats the old key never retires it); the error names the
+// position of a bad key, never its bytes.
 func New(keys [][]byte) (*Box, error) {
 	if len(keys) == 0 {
 		return nil, errors.New("seal: no key")
 	}
 	b := &Box{}
+	zero := make([]byte, KeySize)
 	for i, k := range keys {
 		if len(k) != KeySize {
 			return nil, fmt.Errorf("seal: key %d is %d bytes, want %d", i, len(k), KeySize)
+		}
+		if subtle.ConstantTimeCompare(k, zero) == 1 {
+			return nil, fmt.Errorf("seal: key %d is all zero bytes", i)
+		}
+		for j := range i {
+			if subtle.ConstantTimeCompare(k, keys[j]) == 1 {
+				return nil, fmt.Errorf("seal: key %d repeats key %d", i, j)
+			}
 		}
 		block, err := aes.NewCipher(k)
 		if err != nil {

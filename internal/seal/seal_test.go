@@ -23,6 +23,11 @@ func TestNew(t *testing.T) {
 		{"short", [][]byte{key(1)[:16]}, false},
 		{"long", [][]byte{append(key(1), 0)}, false},
 		{"second bad", [][]byte{key(1), nil}, false},
+		{"all zero", [][]byte{key(0)}, false},
+		{"old key all zero", [][]byte{key(1), key(0)}, false},
+		{"duplicate", [][]byte{key(1), key(1)}, false},
+		{"duplicate further down", [][]byte{key(1), key(2), key(1)}, false},
+		{"one zero byte", [][]byte{append([]byte{0}, key(1)[1:]...)}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
