@@ -31,8 +31,12 @@ const childEnv = "DDOAUTH_FLEET_CHILD"
 // Lines a child writes on its standard output for the parent.
 const (
 	readyLine     = "fleet-child ready"
+	postedLine    = "fleet-child posted" // a staller got Datadog's answer
 	summaryPrefix = "fleet-child summary "
 )
+
+// resumeLine, on a staller's standard input, releases Datadog's answer.
+const resumeLine = "resume"
 
 // goPrefix starts the line the parent writes on a child's standard input
 // to start it, followed by the first token's fingerprint.
@@ -42,6 +46,10 @@ const goPrefix = "go "
 const (
 	roleWorker = "worker" // calls its token source until the fleet has seen enough expiries
 	roleKiller = "killer" // kill -9 itself once Datadog answers its first refresh
+	// staller holds Datadog's answer to its first refresh until the parent
+	// says resume, so that the parent can stop the store between the
+	// POST and the write of its result.
+	roleStaller = "staller"
 )
 
 // childConfig is what a fleet process is told. It holds secrets (the
@@ -113,7 +121,8 @@ func TestFleetChild(t *testing.T) {
 		t.Fatalf("fleet child: %v", err)
 	}
 	defer closeStore()
-	hc, err := emulatorClient(cfg)
+	resume := make(chan struct{})
+	hc, err := emulatorClient(cfg, resume)
 	if err != nil {
 		t.Fatalf("fleet child: %v", err)
 	}
@@ -150,7 +159,11 @@ func TestFleetChild(t *testing.T) {
 		t.Fatalf("fleet child: %q from the parent", in.Text())
 	}
 	go func() {
+		var once sync.Once
 		for in.Scan() {
+			if in.Text() == resumeLine {
+				once.Do(func() { close(resume) })
+			}
 		}
 		os.Exit(3)
 	}()
@@ -330,8 +343,9 @@ func contains(list []string, s string) bool {
 
 // emulatorClient returns an HTTP client that sends every request, to any
 // Datadog host, to the emulator, trusting only its authority. A killer's
-// client kills its process once Datadog answers a refresh.
-func emulatorClient(cfg childConfig) (*http.Client, error) {
+// client kills its process once Datadog answers a refresh; a staller's
+// holds the first answer until resume is closed.
+func emulatorClient(cfg childConfig, resume <-chan struct{}) (*http.Client, error) {
 	pool := x509.NewCertPool()
 	if !pool.AppendCertsFromPEM([]byte(cfg.CA)) {
 		return nil, errors.New("no certificate in the emulator's CA PEM")
@@ -346,8 +360,11 @@ func emulatorClient(cfg childConfig) (*http.Client, error) {
 		IdleConnTimeout:     30 * time.Second,
 	}
 	tr = tagged{tr, strconv.Itoa(cfg.Index)}
-	if cfg.Role == roleKiller {
+	switch cfg.Role {
+	case roleKiller:
 		tr = killOnRefresh{tr}
+	case roleStaller:
+		tr = &stallOnRefresh{base: tr, resume: resume}
 	}
 	return &http.Client{Transport: tr, Timeout: 10 * time.Second}, nil
 }
@@ -365,6 +382,28 @@ func (t tagged) RoundTrip(req *http.Request) (*http.Response, error) {
 	req = req.Clone(req.Context())
 	req.Header.Set(processHeader, t.index)
 	return t.base.RoundTrip(req)
+}
+
+// stallOnRefresh holds Datadog's first answer to a refresh until resume
+// is closed.
+type stallOnRefresh struct {
+	base   http.RoundTripper
+	resume <-chan struct{}
+	once   sync.Once
+}
+
+func (s *stallOnRefresh) RoundTrip(req *http.Request) (*http.Response, error) {
+	resp, err := s.base.RoundTrip(req)
+	if err == nil && resp.StatusCode == http.StatusOK && req.URL.Path == "/oauth2/v1/token" {
+		s.once.Do(func() {
+			fmt.Println(postedLine)
+			select {
+			case <-s.resume:
+			case <-req.Context().Done():
+			}
+		})
+	}
+	return resp, err
 }
 
 // killOnRefresh plays a replica that dies between Datadog's answer to its

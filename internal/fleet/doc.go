@@ -20,9 +20,10 @@
 // closes, so none outlives the test.
 //
 // Faults and a control print `fault` and `control` lines: the store
-// restarted while a refresh is due, replicas whose clocks differ, the
-// lease holder killed, and the same fleet without the lease, which must
-// fail the checks the others pass.
+// restarted while a refresh is due, the store down between a refresh's
+// POST and its write, replicas whose clocks differ, the lease holder
+// killed, and the same fleet without the lease, which must fail the
+// checks the others pass.
 //
 // A lease holder killed (kill -9) after Datadog answered its refresh and
 // before it saved the result takes the only live refresh token with it
@@ -33,7 +34,11 @@
 // and returns [ddoauth.ErrRevoked], so every replica and the partner see a
 // connection that needs authorizing again, never a silent dead token.
 // No client can avoid this loss on its own: it would take Datadog keeping
-// the old refresh token valid until the new one is first used.
+// the old refresh token valid until the new one is first used. A store
+// outage that starts between the POST and the write and outlasts the
+// lease (RefreshTimeout and a quarter) can end the same way, since
+// another replica may then take the lease before the holder writes: keep
+// RefreshTimeout longer than the store's outages.
 //
 // Clocks: leases are timed by the store's clock, so replicas whose clocks
 // differ still refresh once per expiry; but a token's expiry is stamped by

@@ -44,7 +44,7 @@ type scenario struct {
 	delay    time.Duration // Datadog's time to answer a token request
 	offsets  []time.Duration
 	// during runs in the test while the fleet runs: a fault.
-	during func(t *testing.T, dd *ddoauthtest.Server)
+	during func(t *testing.T, dd *ddoauthtest.Server, procs []*child)
 }
 
 // fleetScenario is the standard run: 4 processes, 20 expiries of 2 s
@@ -162,7 +162,7 @@ func runFleet(t *testing.T, sc scenario, ss *sharedStore) outcome {
 		p.start(t, first)
 	}
 	if sc.during != nil {
-		sc.during(t, dd)
+		sc.during(t, dd, procs)
 	}
 	var o outcome
 	for _, p := range procs {
@@ -239,6 +239,7 @@ type child struct {
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
 	ready  chan struct{}
+	posted chan struct{} // a staller got Datadog's answer
 	exited chan struct{}
 
 	mu      sync.Mutex
@@ -246,6 +247,7 @@ type child struct {
 	out     bytes.Buffer // its other output, for failures
 	errOut  lockedBuffer
 	readyOK bool
+	posts   bool
 }
 
 // startChild starts a process with cfg. It is killed when the test ends
@@ -260,7 +262,7 @@ func startChild(t *testing.T, ctx context.Context, cfg childConfig) *child {
 	cmd.Env = append(os.Environ(), childEnv+"="+string(raw))
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	cmd.WaitDelay = 5 * time.Second
-	c := &child{cmd: cmd, ready: make(chan struct{}), exited: make(chan struct{})}
+	c := &child{cmd: cmd, ready: make(chan struct{}), posted: make(chan struct{}), exited: make(chan struct{})}
 	cmd.Stderr = &c.errOut
 	c.stdin, err = cmd.StdinPipe()
 	require.NoError(t, err)
@@ -278,6 +280,9 @@ func startChild(t *testing.T, ctx context.Context, cfg childConfig) *child {
 			case line == readyLine && !c.readyOK:
 				c.readyOK = true
 				close(c.ready)
+			case line == postedLine && !c.posts:
+				c.posts = true
+				close(c.posted)
 			case strings.HasPrefix(line, summaryPrefix):
 				var s summary
 				if json.Unmarshal([]byte(strings.TrimPrefix(line, summaryPrefix)), &s) == nil {
@@ -312,6 +317,13 @@ func (c *child) waitReady(t *testing.T, ctx context.Context) {
 func (c *child) start(t *testing.T, first string) {
 	t.Helper()
 	_, err := io.WriteString(c.stdin, goPrefix+first+"\n")
+	require.NoError(t, err)
+}
+
+// resume releases a staller's held answer.
+func (c *child) resume(t *testing.T) {
+	t.Helper()
+	_, err := io.WriteString(c.stdin, resumeLine+"\n")
 	require.NoError(t, err)
 }
 

@@ -132,7 +132,7 @@ func yesNo(b bool) string {
 // the margin and every caller keeps a valid token through it.
 func faultScenario(name string) scenario {
 	return scenario{
-		name: name, expiries: 6,
+		name: name, expiries: 5,
 		ttl: 6 * time.Second, margin: 3 * time.Second, timeout: 2 * time.Second,
 		roles: []string{roleWorker, roleWorker, roleWorker, roleWorker},
 		delay: tokenDelay,
@@ -141,8 +141,8 @@ func faultScenario(name string) scenario {
 
 // outage stops the store just before the fleet's third refresh is due,
 // for down, then starts it again: the refresh meets the outage.
-func outage(ss *sharedStore, stop, start func(testing.TB), margin, down time.Duration) func(*testing.T, *ddoauthtest.Server) {
-	return func(t *testing.T, dd *ddoauthtest.Server) {
+func outage(ss *sharedStore, stop, start func(testing.TB), margin, down time.Duration) func(*testing.T, *ddoauthtest.Server, []*child) {
+	return func(t *testing.T, dd *ddoauthtest.Server, _ []*child) {
 		var due time.Time
 		require.Eventually(t, func() bool {
 			if refreshPosts(dd) != 2 {
@@ -202,7 +202,7 @@ func TestFleetClocksDiffer(t *testing.T) {
 	}
 	var cases []clockCase
 	for _, b := range backends() {
-		cases = append(cases, clockCase{b, "/clocks-differ", 4, 10 * time.Second, 5 * time.Second, false})
+		cases = append(cases, clockCase{b, "/clocks-differ", 3, 10 * time.Second, 5 * time.Second, false})
 	}
 	cases = append(cases, clockCase{backends()[1], "/clocks-differ-beyond-margin", 6, 2 * time.Second, time.Second, true})
 	for _, c := range cases {
@@ -246,6 +246,59 @@ func TestFleetWithoutLeaseFails(t *testing.T) {
 			fmt.Println(o.line("control", name))
 			assert.False(t, o.posts == o.expiries && o.errors == 0 && o.live,
 				"without a lease the fleet spends refresh tokens twice")
+		})
+	}
+}
+
+// The store goes down after Datadog answered a refresh and before its
+// result was written, for less than the lease: with rotation the replica
+// that refreshed holds the only live refresh token. It writes it once the
+// store is back, and no other replica spends the old one meanwhile. Only
+// its own callers, once their old token expired, may fail while it waits.
+// (An outage longer than the lease loses the grant as a kill does: see
+// the package doc.)
+func TestFleetStoreDownAfterPost(t *testing.T) {
+	t.Parallel()
+	const down = 2 * time.Second
+	for _, b := range backends() {
+		name := b.name + "/down-after-post"
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ss, stop, start := b.own(t)
+			sc := faultScenario(name)
+			sc.reuse = true
+			sc.timeout = 4 * time.Second // the lease lasts 5 s, longer than the outage
+			// The staller's clock runs ahead, so it refreshes first.
+			sc.roles = []string{roleStaller, roleWorker, roleWorker, roleWorker}
+			sc.offsets = []time.Duration{500 * time.Millisecond}
+			sc.during = func(t *testing.T, _ *ddoauthtest.Server, procs []*child) {
+				select {
+				case <-procs[0].posted:
+				case <-time.After(30 * time.Second):
+					t.Error("the staller made no refresh")
+					return
+				}
+				t0 := time.Now()
+				stop(t)
+				procs[0].resume(t)
+				time.Sleep(down - time.Since(t0)) // the fault's schedule
+				start(t)
+				t.Logf("store down for %v after the staller's POST", time.Since(t0).Round(time.Millisecond))
+			}
+			o := runFleet(t, sc, ss)
+			fmt.Println(o.line("fault", name))
+			for i, st := range o.states {
+				require.Truef(t, st.Success(), "process %d: %v", i, st)
+				require.NotNilf(t, o.sums[i], "process %d left no summary", i)
+				assert.Truef(t, o.sums[i].Reached, "process %d saw %d tokens", i, len(o.sums[i].Tokens))
+				if i > 0 {
+					assert.Equalf(t, int64(0), o.sums[i].Errors, "process %d: caller errors %q", i, o.sums[i].Samples)
+				}
+			}
+			assert.GreaterOrEqual(t, o.expiries, sc.expiries)
+			assert.Equal(t, o.expiries, o.posts, "token POSTs per expiry")
+			assert.Equal(t, int64(0), o.dead, "served tokens Datadog refused")
+			assert.True(t, o.live, "stored refresh token live")
 		})
 	}
 }
