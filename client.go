@@ -258,8 +258,9 @@ func (c *Client) connectionSite(s Site) (Site, error) {
 
 // Pending is an authorization between Start and Complete. Keep it
 // server-side or sealed (it holds the PKCE verifier, a secret) and bound to
-// the user's browser session; it marshals to JSON for that. Each Pending
-// may complete once: delete it before calling Complete.
+// the user's browser session, encoded with [MarshalPending]: its JSON
+// encoding leaves the state and verifier out. Each Pending may complete
+// once: delete it before calling Complete.
 type Pending struct {
 	State       string    `json:"state"`
 	Verifier    string    `json:"verifier"`

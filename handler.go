@@ -5,7 +5,6 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"html"
@@ -312,7 +311,7 @@ func (h *Handlers) pendingAAD(name string) []byte {
 }
 
 func (h *Handlers) pendingCookie(p *Pending) (*http.Cookie, error) {
-	b, err := json.Marshal(p)
+	b, err := MarshalPending(p)
 	if err != nil {
 		return nil, &Error{Op: "onboarding", Err: err}
 	}
@@ -342,9 +341,8 @@ func (h *Handlers) open(name string, cookies []*http.Cookie) (*Pending, bool) {
 		if err != nil {
 			continue
 		}
-		var p Pending
-		if json.Unmarshal(b, &p) == nil {
-			return &p, true
+		if p, err := UnmarshalPending(b); err == nil {
+			return p, true
 		}
 	}
 	return nil, false

@@ -2,7 +2,6 @@ package ddoauth
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -11,8 +10,10 @@ import (
 
 // MemoryStore is a [Store], [Leaser], [APIKeyStore] and [UsedStates] in
 // memory, for tests and single-process tools: replicas need one of the
-// shared stores. Its zero value is ready to use. It keeps encoded copies,
-// so callers cannot change what it holds through a returned value.
+// shared stores. Its zero value is ready to use. It keeps copies encoded
+// with [MarshalConnection] and [MarshalAPIKey], so callers cannot change
+// what it holds through a returned value, and a test sees what a shared
+// store would give back.
 type MemoryStore struct {
 	// Now is the clock for leases and used states. Nil means time.Now.
 	Now func() time.Time
@@ -67,12 +68,12 @@ func (s *MemoryStore) Load(ctx context.Context, id string) (*Connection, error) 
 	if !ok {
 		return nil, &Error{Op: "load connection", Err: ErrNotFound}
 	}
-	var c Connection
-	if err := json.Unmarshal(r.data, &c); err != nil {
-		return nil, &Error{Op: "load connection", Err: ErrCorruptConnection, also: []error{err}}
+	c, err := UnmarshalConnection(r.data)
+	if err != nil {
+		return nil, err
 	}
 	c.Version, c.Fence = r.version, r.fence
-	return &c, nil
+	return c, nil
 }
 
 // Save stores a copy of conn under id if the record is at conn.Version;
@@ -81,7 +82,7 @@ func (s *MemoryStore) Save(ctx context.Context, id string, conn *Connection) err
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	b, err := json.Marshal(conn)
+	b, err := MarshalConnection(conn)
 	if err != nil {
 		return &Error{Op: "save connection", Err: err}
 	}
@@ -162,11 +163,7 @@ func (s *MemoryStore) LoadAPIKey(ctx context.Context, id string) (*APIKey, error
 	if !ok {
 		return nil, &Error{Op: "load API key", Err: ErrNotFound}
 	}
-	var k APIKey
-	if err := json.Unmarshal(b, &k); err != nil {
-		return nil, &Error{Op: "load API key", Err: ErrCorruptConnection, also: []error{err}}
-	}
-	return &k, nil
+	return UnmarshalAPIKey(b)
 }
 
 // SaveAPIKey stores a copy of key under id unless id has one; see
@@ -175,7 +172,7 @@ func (s *MemoryStore) SaveAPIKey(ctx context.Context, id string, key *APIKey) er
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	b, err := json.Marshal(key)
+	b, err := MarshalAPIKey(key)
 	if err != nil {
 		return &Error{Op: "save API key", Err: err}
 	}

@@ -20,8 +20,9 @@ import (
 const defaultTokenTTL = time.Hour
 
 // Connection is a customer's Datadog organization connected to the
-// partner: the site it lives in, its tokens and the scopes granted. It
-// marshals to JSON for storage. Format keeps tokens out of fmt output.
+// partner: the site it lives in, its tokens and the scopes granted.
+// Format, LogValue and MarshalJSON leave its tokens out; stores keep it
+// with [MarshalConnection].
 type Connection struct {
 	Site    Site          `json:"site"` // the region, without organization subdomain
 	Token   *oauth2.Token `json:"token"`
