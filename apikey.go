@@ -23,7 +23,8 @@ var ErrAPIKeyExists = errors.New("API key already created for this organization"
 
 // APIKey is the API key Datadog creates for the partner in a customer's
 // organization, used to send metrics, logs and events. Datadog shows Key
-// once: store it before anything else. Format prints only Last4.
+// once: store it before anything else, with [MarshalAPIKey]. Format,
+// LogValue and MarshalJSON show only Last4.
 type APIKey struct {
 	ID      string    `json:"id"`
 	Name    string    `json:"name"`

@@ -50,6 +50,13 @@ type Config struct {
 	// whatever its CheckRedirect says.
 	HTTPClient *http.Client
 
+	// RequestTimeout bounds each request to Datadog (a token exchange, a
+	// refresh, each revocation, an API key creation) from sending it to
+	// reading the last byte of the answer, whatever HTTPClient's own
+	// Timeout: an answer that trickles in cannot hold a caller forever.
+	// Zero means 30 seconds.
+	RequestTimeout time.Duration
+
 	// Logger receives a record for each token exchange, refresh,
 	// revocation and API key created, and for failed exchanges and
 	// refreshes; none holds a secret. Nil means no logging.
@@ -94,6 +101,7 @@ type Client struct {
 	pendingTTL     time.Duration
 	refreshMargin  time.Duration
 	refreshTimeout time.Duration
+	requestTimeout time.Duration
 	retry          retry.Policy
 	extra          []*siteInfo
 }
@@ -126,8 +134,8 @@ func New(cfg Config) (*Client, error) {
 			return bad("scope %q is not a valid scope token (RFC 6749 §3.3)", truncate(s, 64))
 		}
 	}
-	if cfg.PendingTTL < 0 || cfg.RefreshMargin < 0 || cfg.RefreshTimeout < 0 {
-		return bad("PendingTTL, RefreshMargin and RefreshTimeout must not be negative")
+	if cfg.PendingTTL < 0 || cfg.RefreshMargin < 0 || cfg.RefreshTimeout < 0 || cfg.RequestTimeout < 0 {
+		return bad("PendingTTL, RefreshMargin, RefreshTimeout and RequestTimeout must not be negative")
 	}
 	c := &Client{
 		clientID:       cfg.ClientID,
@@ -140,6 +148,7 @@ func New(cfg Config) (*Client, error) {
 		pendingTTL:     cfg.PendingTTL,
 		refreshMargin:  cfg.RefreshMargin,
 		refreshTimeout: cfg.RefreshTimeout,
+		requestTimeout: cfg.RequestTimeout,
 	}
 	for _, s := range cfg.Sites {
 		if s.info == nil || s.org != "" {
@@ -169,6 +178,9 @@ func New(cfg Config) (*Client, error) {
 	}
 	if c.refreshTimeout == 0 {
 		c.refreshTimeout = time.Minute
+	}
+	if c.requestTimeout == 0 {
+		c.requestTimeout = defaultTimeout
 	}
 	hc := http.Client{Timeout: defaultTimeout}
 	if cfg.HTTPClient != nil {
@@ -258,8 +270,9 @@ func (c *Client) connectionSite(s Site) (Site, error) {
 
 // Pending is an authorization between Start and Complete. Keep it
 // server-side or sealed (it holds the PKCE verifier, a secret) and bound to
-// the user's browser session; it marshals to JSON for that. Each Pending
-// may complete once: delete it before calling Complete.
+// the user's browser session, encoded with [MarshalPending]: its JSON
+// encoding leaves the state and verifier out. Each Pending may complete
+// once: delete it before calling Complete.
 type Pending struct {
 	State       string    `json:"state"`
 	Verifier    string    `json:"verifier"`
@@ -448,9 +461,11 @@ func (c *Client) exchange(ctx context.Context, site Site, code string, p *Pendin
 	}
 	start := c.now()
 	cfg := c.oauth2Config(site, p.RedirectURL, secret)
-	tok, err := cfg.Exchange(context.WithValue(ctx, oauth2.HTTPClient, c.hc), code, oauth2.VerifierOption(p.Verifier))
+	rctx, cancel := context.WithTimeout(ctx, c.requestTimeout)
+	defer cancel()
+	tok, err := cfg.Exchange(context.WithValue(rctx, oauth2.HTTPClient, c.hc), code, oauth2.VerifierOption(p.Verifier))
 	if err != nil {
-		e := c.tokenError("exchange", site, err, secret, code, p.Verifier)
+		e := timedOut(rctx, c.tokenError("exchange", site, err, secret, code, p.Verifier))
 		if e.Err == ErrInvalidCodeVerifier {
 			e.also = []error{ErrInvalidGrant}
 		}
@@ -490,14 +505,26 @@ func (c *Client) tokenError(op string, site Site, err error, secrets ...string) 
 	return transportError(op, site, err)
 }
 
+// timedOut returns the context's error for a token request that ended
+// with it and got no status: x/oauth2 reports a body read cut short as
+// mere text.
+func timedOut(ctx context.Context, e *Error) *Error {
+	if err := ctx.Err(); err != nil && e.StatusCode == 0 {
+		return &Error{Op: e.Op, Site: e.Site, Err: err, also: []error{ErrNetwork}}
+	}
+	return e
+}
+
 // maxBody caps what ddoauth reads of any Datadog response, as x/oauth2
 // does for token responses.
 const maxBody = 1 << 20
 
 // do sends one request that carries credentials (a form with the client
 // secret, or a bearer token) without following redirects, and reads at
-// most maxBody of the answer.
+// most maxBody of the answer, all within RequestTimeout.
 func (c *Client) do(ctx context.Context, method, rawURL string, form url.Values, bearer string) (int, http.Header, []byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, c.requestTimeout)
+	defer cancel()
 	var body io.Reader
 	if form != nil {
 		body = strings.NewReader(form.Encode())

@@ -424,39 +424,39 @@ func TestCompletePendingChecks(t *testing.T) {
 	t.Run("tampered stored site", func(t *testing.T) {
 		_, p, err := c.Start(ddoauth.Sites()[0])
 		require.NoError(t, err)
-		raw, err := json.Marshal(p)
+		raw, err := ddoauth.MarshalPending(p)
 		require.NoError(t, err)
 		raw = bytes.Replace(raw, []byte(`"site":"datadoghq.com"`), []byte(`"site":"evil.example"`), 1)
-		var restored ddoauth.Pending
-		require.NoError(t, json.Unmarshal(raw, &restored))
-		_, err = c.Complete(t.Context(), &restored, callback(&restored))
+		restored, err := ddoauth.UnmarshalPending(raw)
+		require.NoError(t, err)
+		_, err = c.Complete(t.Context(), restored, callback(restored))
 		assert.ErrorIs(t, err, ddoauth.ErrUnknownSite)
 	})
 	assert.Empty(t, ts.requests())
 }
 
-func TestPendingSurvivesJSON(t *testing.T) {
+func TestPendingSurvivesStorage(t *testing.T) {
 	t.Parallel()
 	ts, c := setup(t, jsonAnswer(200, okBody))
 	_, p, err := c.Start(mustSite(t, "https://acme.datadoghq.eu/"))
 	require.NoError(t, err)
-	raw, err := json.Marshal(p)
+	raw, err := ddoauth.MarshalPending(p)
 	require.NoError(t, err)
-	var restored ddoauth.Pending
-	require.NoError(t, json.Unmarshal(raw, &restored))
+	restored, err := ddoauth.UnmarshalPending(raw)
+	require.NoError(t, err)
 	assert.Equal(t, p.State, restored.State)
 	assert.Equal(t, p.Verifier, restored.Verifier)
 	assert.Equal(t, "acme.datadoghq.eu", restored.Site.String())
 	assert.True(t, p.Created.Equal(restored.Created))
 
-	conn, err := c.Complete(t.Context(), &restored, callback(&restored, "domain", "datadoghq.eu"))
+	conn, err := c.Complete(t.Context(), restored, callback(restored, "domain", "datadoghq.eu"))
 	require.NoError(t, err)
 	assert.Equal(t, "api.datadoghq.eu", ts.requests()[0].Host)
 
-	raw, err = json.Marshal(conn)
+	raw, err = ddoauth.MarshalConnection(conn)
 	require.NoError(t, err)
-	var back ddoauth.Connection
-	require.NoError(t, json.Unmarshal(raw, &back))
+	back, err := ddoauth.UnmarshalConnection(raw)
+	require.NoError(t, err)
 	assert.Equal(t, conn.Site, back.Site)
 	assert.Equal(t, conn.Token.AccessToken, back.Token.AccessToken)
 	assert.Equal(t, conn.Token.RefreshToken, back.Token.RefreshToken)
@@ -472,11 +472,11 @@ func TestCompleteWithCustomSite(t *testing.T) {
 	require.NoError(t, err)
 	_, p, err := c.Start(site)
 	require.NoError(t, err)
-	raw, err := json.Marshal(p)
+	raw, err := ddoauth.MarshalPending(p)
 	require.NoError(t, err)
-	var restored ddoauth.Pending
-	require.NoError(t, json.Unmarshal(raw, &restored))
-	_, err = c.Complete(t.Context(), &restored, callback(&restored, "domain", "us7.datadoghq.com"))
+	restored, err := ddoauth.UnmarshalPending(raw)
+	require.NoError(t, err)
+	_, err = c.Complete(t.Context(), restored, callback(restored, "domain", "us7.datadoghq.com"))
 	require.NoError(t, err)
 	assert.Equal(t, "api.us7.datadoghq.com", ts.requests()[0].Host)
 }

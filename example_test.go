@@ -236,7 +236,7 @@ func ExampleClient_TokenSource() {
 	fmt.Println(store)
 	// Output:
 	// true 0
-	// ddoauth.MemoryStore{connections:1 keys:0}
+	// ddoauth.MemoryStore{connections:1 keys:0 used:0}
 }
 
 func ExampleTokenSource_Client() {

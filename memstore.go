@@ -2,28 +2,116 @@ package ddoauth
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"log/slog"
+	"math"
 	"sync"
 	"time"
 )
 
 // MemoryStore is a [Store], [Leaser], [APIKeyStore] and [UsedStates] in
 // memory, for tests and single-process tools: replicas need one of the
-// shared stores. Its zero value is ready to use. It keeps encoded copies,
-// so callers cannot change what it holds through a returned value.
+// shared stores. Its zero value is ready to use. It keeps copies encoded
+// with [MarshalConnection] and [MarshalAPIKey], so callers cannot change
+// what it holds through a returned value, and a test sees what a shared
+// store would give back.
 type MemoryStore struct {
 	// Now is the clock for leases and used states. Nil means time.Now.
 	Now func() time.Time
+
+	// MaxUsedStates bounds how many used states ([UsedStates]) the store
+	// keeps, so that callbacks cannot grow it without end. When it is
+	// full, the record that expires first makes room, expired or not: a
+	// replay of that callback then passes this check, and Datadog's
+	// single-use code still refuses it. Zero means 100,000 (about 13 MB).
+	// Set it before the store is used.
+	MaxUsedStates int
 
 	mu     sync.Mutex
 	seq    int64 // the last version or fence given: never reused
 	conns  map[string]memRecord
 	keys   map[string][]byte
 	leases map[string]memLease
-	used   map[string]time.Time
-	sweep  time.Time // when expired used states are next dropped
+	used   map[string]int64 // used state key: when it expires, in Unix ns
+	expiry usedHeap         // the used states, the first to expire on top
+}
+
+// defaultMaxUsedStates is MemoryStore.MaxUsedStates's default: at the
+// ten-minute life of an authorization, 160 callbacks a second.
+const defaultMaxUsedStates = 100_000
+
+// sweepPerUse is how many expired used states each Use drops at most:
+// more than the one it adds, so they never pile up, and few enough that
+// no call holds the lock for a sweep of the whole set.
+const sweepPerUse = 4
+
+// usedHeap is a binary min-heap of used states by expiry. Its entries
+// are values, so that sifting compares within one array instead of
+// chasing a pointer per entry, and it boxes nothing, so Use allocates
+// nothing for it. A key used again after its record expired gets a new
+// entry; the old one is stale (its expiry is no longer the map's) and is
+// dropped without touching the map.
+type usedHeap []usedEntry
+
+type usedEntry struct {
+	expires int64 // Unix ns
+	key     string
+}
+
+func (h *usedHeap) push(e usedEntry) {
+	*h = append(*h, e)
+	a := *h
+	for i := len(a) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if a[parent].expires <= a[i].expires {
+			break
+		}
+		a[parent], a[i] = a[i], a[parent]
+		i = parent
+	}
+}
+
+func (h *usedHeap) pop() usedEntry {
+	a := *h
+	top, last := a[0], len(a)-1
+	a[0] = a[last]
+	a[last] = usedEntry{} // the array keeps no key
+	a = a[:last]
+	*h = a
+	for i := 0; ; {
+		least, l, r := i, 2*i+1, 2*i+2
+		if l < len(a) && a[l].expires < a[least].expires {
+			least = l
+		}
+		if r < len(a) && a[r].expires < a[least].expires {
+			least = r
+		}
+		if least == i {
+			break
+		}
+		a[i], a[least] = a[least], a[i]
+		i = least
+	}
+	return top
+}
+
+// dropFirst removes the used state that expires first.
+func (s *MemoryStore) dropFirst() {
+	e := s.expiry.pop()
+	if s.used[e.key] == e.expires {
+		delete(s.used, e.key)
+	}
+}
+
+// unixNano is t in Unix ns, clamped to the years int64 covers.
+func unixNano(t time.Time) int64 {
+	switch sec := t.Unix(); {
+	case sec <= math.MinInt64/int64(time.Second):
+		return math.MinInt64
+	case sec >= math.MaxInt64/int64(time.Second):
+		return math.MaxInt64
+	}
+	return t.UnixNano()
 }
 
 type memRecord struct {
@@ -49,7 +137,7 @@ func (s *MemoryStore) now() time.Time {
 func (s *MemoryStore) Format(f fmt.State, verb rune) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	fmt.Fprintf(f, "ddoauth.MemoryStore{connections:%d keys:%d}", len(s.conns), len(s.keys))
+	fmt.Fprintf(f, "ddoauth.MemoryStore{connections:%d keys:%d used:%d}", len(s.conns), len(s.keys), len(s.used))
 }
 
 // LogValue logs what Format prints.
@@ -67,12 +155,12 @@ func (s *MemoryStore) Load(ctx context.Context, id string) (*Connection, error) 
 	if !ok {
 		return nil, &Error{Op: "load connection", Err: ErrNotFound}
 	}
-	var c Connection
-	if err := json.Unmarshal(r.data, &c); err != nil {
-		return nil, &Error{Op: "load connection", Err: ErrCorruptConnection, also: []error{err}}
+	c, err := UnmarshalConnection(r.data)
+	if err != nil {
+		return nil, err
 	}
 	c.Version, c.Fence = r.version, r.fence
-	return &c, nil
+	return c, nil
 }
 
 // Save stores a copy of conn under id if the record is at conn.Version;
@@ -81,7 +169,7 @@ func (s *MemoryStore) Save(ctx context.Context, id string, conn *Connection) err
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	b, err := json.Marshal(conn)
+	b, err := MarshalConnection(conn)
 	if err != nil {
 		return &Error{Op: "save connection", Err: err}
 	}
@@ -162,11 +250,7 @@ func (s *MemoryStore) LoadAPIKey(ctx context.Context, id string) (*APIKey, error
 	if !ok {
 		return nil, &Error{Op: "load API key", Err: ErrNotFound}
 	}
-	var k APIKey
-	if err := json.Unmarshal(b, &k); err != nil {
-		return nil, &Error{Op: "load API key", Err: ErrCorruptConnection, also: []error{err}}
-	}
-	return &k, nil
+	return UnmarshalAPIKey(b)
 }
 
 // SaveAPIKey stores a copy of key under id unless id has one; see
@@ -175,7 +259,7 @@ func (s *MemoryStore) SaveAPIKey(ctx context.Context, id string, key *APIKey) er
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	b, err := json.Marshal(key)
+	b, err := MarshalAPIKey(key)
 	if err != nil {
 		return &Error{Op: "save API key", Err: err}
 	}
@@ -191,7 +275,9 @@ func (s *MemoryStore) SaveAPIKey(ctx context.Context, id string, key *APIKey) er
 	return nil
 }
 
-// Use records key until expires; see [UsedStates].
+// Use records key until expires; see [UsedStates] and MaxUsedStates.
+// Each call does O(log n) work under the store's lock: expired records
+// are dropped a few at a time, soonest first, never in one sweep.
 func (s *MemoryStore) Use(ctx context.Context, key string, expires time.Time) (bool, error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
@@ -199,20 +285,28 @@ func (s *MemoryStore) Use(ctx context.Context, key string, expires time.Time) (b
 	now := s.now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if now.After(s.sweep) {
-		for k, e := range s.used {
-			if !now.Before(e) {
-				delete(s.used, k)
-			}
+	n := unixNano(now)
+	for range sweepPerUse {
+		if len(s.expiry) == 0 || s.expiry[0].expires > n {
+			break
 		}
-		s.sweep = now.Add(time.Minute)
+		s.dropFirst()
 	}
-	if e, ok := s.used[key]; ok && now.Before(e) {
+	if e, ok := s.used[key]; ok && n < e {
 		return false, nil
 	}
-	if s.used == nil {
-		s.used = make(map[string]time.Time)
+	limit := s.MaxUsedStates
+	if limit <= 0 {
+		limit = defaultMaxUsedStates
 	}
-	s.used[key] = expires
+	for len(s.expiry) >= limit {
+		s.dropFirst()
+	}
+	if s.used == nil {
+		s.used = make(map[string]int64)
+	}
+	e := usedEntry{expires: unixNano(expires), key: key}
+	s.used[key] = e.expires
+	s.expiry.push(e)
 	return true, nil
 }

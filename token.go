@@ -20,8 +20,9 @@ import (
 const defaultTokenTTL = time.Hour
 
 // Connection is a customer's Datadog organization connected to the
-// partner: the site it lives in, its tokens and the scopes granted. It
-// marshals to JSON for storage. Format keeps tokens out of fmt output.
+// partner: the site it lives in, its tokens and the scopes granted.
+// Format, LogValue and MarshalJSON leave its tokens out; stores keep it
+// with [MarshalConnection].
 type Connection struct {
 	Site    Site          `json:"site"` // the region, without organization subdomain
 	Token   *oauth2.Token `json:"token"`
@@ -102,10 +103,12 @@ func (c *Client) Refresh(ctx context.Context, conn *Connection) (*Connection, er
 	}
 	start := c.now()
 	rt := conn.Token.RefreshToken
-	src := c.oauth2Config(site, "", secret).TokenSource(context.WithValue(ctx, oauth2.HTTPClient, c.hc), &oauth2.Token{RefreshToken: rt})
+	rctx, cancel := context.WithTimeout(ctx, c.requestTimeout)
+	defer cancel()
+	src := c.oauth2Config(site, "", secret).TokenSource(context.WithValue(rctx, oauth2.HTTPClient, c.hc), &oauth2.Token{RefreshToken: rt})
 	tok, err := src.Token()
 	if err != nil {
-		e := c.tokenError("refresh", site, err, secret, rt)
+		e := timedOut(rctx, c.tokenError("refresh", site, err, secret, rt))
 		e.Hint = hint(e.Err, c.clientID, c.redirectURL)
 		c.log.LogAttrs(ctx, slog.LevelWarn, "ddoauth: token refresh failed",
 			slog.String("site", site.Name()), slog.Int("status", e.StatusCode), slog.String("error", e.Error()))

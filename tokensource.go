@@ -51,10 +51,12 @@ type TokenSource struct {
 }
 
 // cached is a token with its Authorization header value built once, so
-// that authorizing a request allocates no string.
+// that authorizing a request allocates no string, and the one host the
+// token may be sent to.
 type cached struct {
 	tok    *oauth2.Token
 	bearer []string // read-only: shared by every request's header
+	host   string   // api.<domain> of the connection's site; "" if unknown: sent nowhere
 }
 
 type refreshCall struct {
@@ -165,11 +167,11 @@ func (ts *TokenSource) run(ctx context.Context, call *refreshCall, rejected stri
 	// the refresh itself by RefreshTimeout.
 	ctx, cancel := context.WithTimeout(ctx, ts.c.leaseTTL()+ts.c.refreshTimeout)
 	defer cancel()
-	tok, err := ts.refresh(ctx, rejected)
+	conn, err := ts.refresh(ctx, rejected)
 	ts.mu.Lock()
 	switch {
 	case err == nil:
-		call.cur = &cached{tok: tok, bearer: []string{"Bearer " + tok.AccessToken}}
+		call.cur = &cached{tok: conn.Token, bearer: []string{"Bearer " + conn.Token.AccessToken}, host: ts.c.apiHost(conn.Site)}
 		ts.cur.Store(call.cur)
 		ts.failures, ts.retryAt = 0, time.Time{}
 	case errors.Is(err, ErrRevoked):
@@ -187,8 +189,9 @@ func (ts *TokenSource) run(ctx context.Context, call *refreshCall, rejected stri
 // earlyRetryBase is the first pause after a failed early refresh.
 const earlyRetryBase = 2 * time.Second
 
-// refresh runs in one goroutine at a time per TokenSource.
-func (ts *TokenSource) refresh(ctx context.Context, rejected string) (*oauth2.Token, error) {
+// refresh runs in one goroutine at a time per TokenSource. It returns the
+// connection whose token is to be served, so that its site travels with it.
+func (ts *TokenSource) refresh(ctx context.Context, rejected string) (*Connection, error) {
 	if next := ts.unsaved; next != nil {
 		err := ts.store.Save(ctx, ts.id, next)
 		switch {
@@ -196,7 +199,7 @@ func (ts *TokenSource) refresh(ctx context.Context, rejected string) (*oauth2.To
 			ts.unsaved = nil
 			ts.release(ctx)
 			if ts.valid(next.Token, rejected, ts.c.now()) {
-				return next.Token, nil
+				return next, nil
 			}
 		case errors.Is(err, ErrConflict):
 			// The connection was replaced (re-authorized, disconnected)
@@ -213,11 +216,11 @@ func (ts *TokenSource) refresh(ctx context.Context, rejected string) (*oauth2.To
 		return nil, err
 	}
 	if ts.fresh(conn.Token, rejected) {
-		return conn.Token, nil // another replica refreshed it
+		return conn, nil // another replica refreshed it
 	}
 	fence, latest, err := ts.acquire(ctx, conn, rejected)
 	if err != nil || latest != nil {
-		return tokenOf(latest), err
+		return latest, err
 	}
 	defer ts.releaseUnlessUnsaved(ctx)
 	ctx, cancel := context.WithTimeout(ctx, ts.c.refreshTimeout)
@@ -228,7 +231,7 @@ func (ts *TokenSource) refresh(ctx context.Context, rejected string) (*oauth2.To
 		return nil, err
 	}
 	if ts.fresh(conn.Token, rejected) {
-		return conn.Token, nil
+		return conn, nil
 	}
 	return ts.spend(ctx, conn, fence, rejected)
 }
@@ -244,7 +247,7 @@ func (ts *TokenSource) releaseUnlessUnsaved(ctx context.Context) {
 
 // spend refreshes conn (read under the lease with fence) and saves the
 // result conditionally.
-func (ts *TokenSource) spend(ctx context.Context, conn *Connection, fence int64, rejected string) (*oauth2.Token, error) {
+func (ts *TokenSource) spend(ctx context.Context, conn *Connection, fence int64, rejected string) (*Connection, error) {
 	next, err := ts.refreshWithRetry(ctx, conn)
 	if errors.Is(err, ErrInvalidGrant) {
 		// With rotation, another replica (one without the lease, or whose
@@ -256,7 +259,7 @@ func (ts *TokenSource) spend(ctx context.Context, conn *Connection, fence int64,
 		case latest.Revoked:
 			return nil, revokedError(latest.Site, err)
 		case ts.valid(latest.Token, rejected, ts.c.now()):
-			return latest.Token, nil
+			return latest, nil
 		case latest.Token != nil && latest.Token.RefreshToken != conn.Token.RefreshToken:
 			conn = latest
 			next, err = ts.refreshWithRetry(ctx, conn)
@@ -269,7 +272,7 @@ func (ts *TokenSource) spend(ctx context.Context, conn *Connection, fence int64,
 		gone.Revoked, gone.Fence = true, fence
 		if serr := ts.store.Save(ctx, ts.id, &gone); errors.Is(serr, ErrConflict) {
 			if latest, lerr := ts.load(ctx); lerr == nil && ts.valid(latest.Token, rejected, ts.c.now()) {
-				return latest.Token, nil
+				return latest, nil
 			}
 		} else if serr != nil {
 			ts.c.log.LogAttrs(ctx, slog.LevelError, "ddoauth: marking a revoked connection failed", slog.String("error", serr.Error()))
@@ -285,7 +288,7 @@ func (ts *TokenSource) spend(ctx context.Context, conn *Connection, fence int64,
 			// Replaced meanwhile: serve the newer connection if it has a
 			// token; this refresh's grant belongs to a connection gone.
 			if latest, lerr := ts.load(ctx); lerr == nil && ts.valid(latest.Token, rejected, ts.c.now()) {
-				return latest.Token, nil
+				return latest, nil
 			}
 			return nil, storeError("save connection", next.Site, err)
 		}
@@ -293,7 +296,7 @@ func (ts *TokenSource) spend(ctx context.Context, conn *Connection, fence int64,
 		ts.unsaved = next
 		return nil, storeError("save connection", next.Site, err)
 	}
-	return next.Token, nil
+	return next, nil
 }
 
 // acquire takes the connection's lease and returns its fence. While
@@ -348,13 +351,6 @@ func (ts *TokenSource) release(ctx context.Context) {
 	if err := ts.lease.Release(ctx, connectionLease(ts.id), ts.owner); err != nil {
 		ts.c.log.LogAttrs(ctx, slog.LevelWarn, "ddoauth: releasing a refresh lease failed", slog.String("error", err.Error()))
 	}
-}
-
-func tokenOf(c *Connection) *oauth2.Token {
-	if c == nil {
-		return nil
-	}
-	return c.Token
 }
 
 func revokedError(site Site, cause error) error {

@@ -2,7 +2,6 @@ package storetest_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
@@ -124,13 +123,13 @@ func (s *fakeStore) Load(ctx context.Context, id string) (*ddoauth.Connection, e
 		shallow := *r.conn
 		c = &shallow
 	default:
-		c = new(ddoauth.Connection)
-		if err := json.Unmarshal(r.data, c); err != nil {
+		var err error
+		if c, err = ddoauth.UnmarshalConnection(r.data); err != nil {
 			switch {
 			case s.has("corrupt-panics"):
 				panic(err)
 			case s.has("corrupt-plain"):
-				return nil, err
+				return nil, errors.New("fake: the record does not decode") // not ErrCorruptConnection
 			}
 			return nil, fmt.Errorf("fake: %w: %w", ddoauth.ErrCorruptConnection, err)
 		}
@@ -163,7 +162,7 @@ func (s *fakeStore) Save(ctx context.Context, id string, conn *ddoauth.Connectio
 	if err := s.before(ctx); err != nil {
 		return err
 	}
-	data, err := json.Marshal(conn)
+	data, err := ddoauth.MarshalConnection(conn)
 	if err != nil {
 		return err
 	}
