@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/stretchr/testify/assert"
@@ -179,27 +180,49 @@ func (s *failingStore) Save(ctx context.Context, id string, c *ddoauth.Connectio
 
 func TestTokenSourceKeepsUnsavedRefresh(t *testing.T) {
 	t.Parallel()
-	dd, c, mem, clk := connected(t, ddoauth.Sites()[5], func(dd *ddoauthtest.Server) { dd.RotateRefreshTokens = true })
-	conn, err := mem.Load(t.Context(), "tenant-1")
-	require.NoError(t, err)
-	store := &failingStore{}
-	conn.Version = 0 // a copy into a new store
-	require.NoError(t, store.Save(t.Context(), "tenant-1", conn))
-	clk.Advance(2 * time.Hour)
-	ts := c.TokenSource(store, "tenant-1")
+	rotate := func(dd *ddoauthtest.Server) { dd.RotateRefreshTokens = true }
+	t.Run("store back within the lease", func(t *testing.T) {
+		t.Parallel()
+		synctest.Test(t, func(t *testing.T) {
+			store := &failingStore{}
+			dd, cs := replicas(t, 1, store, rotate)
+			time.Sleep(2 * time.Hour)
+			store.fail.Store(true)
+			go func() {
+				time.Sleep(20 * time.Second)
+				store.fail.Store(false)
+			}()
+			tok, err := cs[0].TokenSource(store, "tenant-1").TokenContext(t.Context())
+			require.NoError(t, err, "the save is retried while the lease lasts")
+			saved, err := store.Load(t.Context(), "tenant-1")
+			require.NoError(t, err)
+			assert.Equal(t, tok.AccessToken, saved.Token.AccessToken)
+			assert.Equal(t, 1, dd.Count(ddoauthtest.EndpointToken))
+		})
+	})
+	t.Run("store down past the lease", func(t *testing.T) {
+		t.Parallel()
+		synctest.Test(t, func(t *testing.T) {
+			store := &failingStore{}
+			dd, cs := replicas(t, 1, store, rotate)
+			conn, err := store.Load(t.Context(), "tenant-1")
+			require.NoError(t, err)
+			time.Sleep(2 * time.Hour)
+			ts := cs[0].TokenSource(store, "tenant-1")
+			store.fail.Store(true)
+			_, err = ts.TokenContext(t.Context())
+			require.ErrorIs(t, err, errDiskFull, "a token that is not saved is not handed out")
 
-	store.fail.Store(true)
-	_, err = ts.TokenContext(t.Context())
-	require.ErrorIs(t, err, errDiskFull, "a token that is not saved is not handed out")
-
-	store.fail.Store(false)
-	tok, err := ts.TokenContext(t.Context())
-	require.NoError(t, err)
-	saved, err := store.Load(t.Context(), "tenant-1")
-	require.NoError(t, err)
-	assert.Equal(t, tok.AccessToken, saved.Token.AccessToken)
-	assert.NotEqual(t, conn.Token.RefreshToken, saved.Token.RefreshToken)
-	assert.Equal(t, 1, dd.Count(ddoauthtest.EndpointToken), "the rotated refresh token was kept, not spent again")
+			store.fail.Store(false)
+			tok, err := ts.TokenContext(t.Context())
+			require.NoError(t, err)
+			saved, err := store.Load(t.Context(), "tenant-1")
+			require.NoError(t, err)
+			assert.Equal(t, tok.AccessToken, saved.Token.AccessToken)
+			assert.NotEqual(t, conn.Token.RefreshToken, saved.Token.RefreshToken)
+			assert.Equal(t, 1, dd.Count(ddoauthtest.EndpointToken), "the rotated refresh token was kept, not spent again")
+		})
+	})
 }
 
 func TestTokenSourceUnknownConnection(t *testing.T) {

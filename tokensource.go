@@ -292,12 +292,45 @@ func (ts *TokenSource) spend(ctx context.Context, conn *Connection, fence int64,
 			}
 			return nil, storeError("save connection", next.Site, err)
 		}
-		// Keep it: with rotation the old refresh token is already dead.
-		ts.unsaved = next
+		// With rotation the old refresh token is already dead: retry while
+		// the lease keeps other replicas from spending it, then keep it.
+		if err = ts.keep(ctx, next, err); err == nil {
+			return next, nil
+		}
+		if !errors.Is(err, ErrConflict) {
+			ts.unsaved = next
+		}
 		return nil, storeError("save connection", next.Site, err)
 	}
 	return next, nil
 }
+
+// keep retries writing next, which the store failed to save, for as long
+// as a lease lasts, renewing the lease (and next.Fence) before each try.
+// It returns nil once next is written, or the last error, err at first.
+func (ts *TokenSource) keep(ctx context.Context, next *Connection, err error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), ts.c.leaseTTL())
+	defer cancel()
+	for attempt := 1; ; attempt++ {
+		if serr := retry.Sleep(ctx, retry.Backoff(attempt, keepRetryBase, keepRetryMax)); serr != nil {
+			return err
+		}
+		if ts.lease != nil {
+			if fence, lerr := ts.lease.Lease(ctx, connectionLease(ts.id), ts.owner, ts.c.leaseTTL()); lerr == nil {
+				next.Fence = fence
+			}
+		}
+		if err = ts.store.Save(ctx, ts.id, next); err == nil || errors.Is(err, ErrConflict) {
+			return err
+		}
+	}
+}
+
+// How often keep tries a save again.
+const (
+	keepRetryBase = 50 * time.Millisecond
+	keepRetryMax  = time.Second
+)
 
 // acquire takes the connection's lease and returns its fence. While
 // another replica holds it, acquire polls the store and returns the
