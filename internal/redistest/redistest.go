@@ -138,12 +138,19 @@ func Main(m *testing.M) {
 	shared.main = true
 	shared.mu.Unlock()
 	code := m.Run()
+	Shutdown()
+	os.Exit(code)
+}
+
+// Shutdown stops the shared server if one was started: for a TestMain
+// that runs m itself, to stop other packages' servers too.
+func Shutdown() {
 	shared.mu.Lock()
+	defer shared.mu.Unlock()
 	if shared.srv != nil {
 		shared.srv.close()
+		shared.srv = nil
 	}
-	shared.mu.Unlock()
-	os.Exit(code)
 }
 
 // binary returns where redis-server is: Debian's path, or else on PATH.
@@ -229,6 +236,8 @@ func (s *Server) run() error {
 	}
 	cmd := exec.Command(s.bin, args...)
 	cmd.Dir = s.dir
+	// A test binary killed outright takes its server with it.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	var stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stderr, &stderr
 	if err := cmd.Start(); err != nil {
