@@ -168,6 +168,10 @@ var echoChannels = []echoChannel{
 	}},
 }
 
+// transportForms are the echoForms tried in a malformed answer.
+var transportForms = map[string]bool{"raw": true, "upper case": true, "base64 url unpadded": true,
+	"hex upper": true, "split by words": true, "bidi override": true}
+
 // echoOp is one operation of the Client that sends secrets and reports
 // what the server answered.
 type echoOp struct {
@@ -249,6 +253,9 @@ func TestEchoedSecretsNeverLeak(t *testing.T) {
 				}
 				for si, secret := range op.secrets(p.Verifier) {
 					for _, form := range echoForms {
+						if ch.retried && !transportForms[form.name] {
+							continue // each costs a TLS handshake: the pipeline is the same
+						}
 						value := form.enc(secret)
 						answerWith := func(w http.ResponseWriter) { ch.write(echoAnswer{w, op.carry}, value) }
 						answer.Store(&answerWith)
