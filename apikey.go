@@ -104,8 +104,8 @@ func (c *Client) CreateAPIKey(ctx context.Context, conn *Connection) (*APIKey, e
 	}
 	a := r.Data.Attributes
 	k := &APIKey{ID: r.Data.ID, Name: a.Name, Key: a.Key, Last4: a.Last4, Site: site}
-	if len(a.Key) >= 4 && (len(k.Last4) != 4 || !strings.HasSuffix(a.Key, k.Last4)) {
-		k.Last4 = a.Key[len(a.Key)-4:] // logged: never more of the key, nor anything else
+	if len(k.Last4) != 4 || !strings.HasSuffix(a.Key, k.Last4) {
+		k.Last4 = a.Key[max(len(a.Key)-4, 0):] // logged: never more of the key, nor anything else
 	}
 	k.Created, _ = time.Parse(time.RFC3339, a.CreatedAt)
 	c.log.LogAttrs(ctx, slog.LevelInfo, "ddoauth: API key created", slog.String("site", site.Name()), slog.String("last4", k.Last4))
