@@ -202,7 +202,7 @@ var echoOps = []echoOp{
 		func(t *testing.T, c *ddoauth.Client, _ *ddoauth.Pending) error {
 			store := &ddoauth.MemoryStore{}
 			require.NoError(t, store.Save(t.Context(), "tenant-1", echoConn()))
-			_, err := c.TokenSource(store, "tenant-1").TokenContext(t.Context())
+			_, err := c.TokenSource(store, "tenant-1").Token()
 			return err
 		}, nil},
 	{"Revoke", func(string) []string { return []string{testSecret, echoRefresh, echoAccess} },

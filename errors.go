@@ -88,7 +88,7 @@ type Error struct {
 	Code        string        // OAuth error code (RFC 6749 §5.2, §4.1.2.1), e.g. "invalid_grant"
 	Description string        // Datadog's error description or message
 	Hint        string        // what to do about it
-	RequestID   string        // Datadog's request ID, when the response carried one
+	RequestID   string        // Datadog's request ID, when the response carried a plain one with no secret in it
 	RetryAfter  time.Duration // the answer's Retry-After, if any
 	Err         error         // a sentinel above, or the underlying cause
 
