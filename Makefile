@@ -15,7 +15,7 @@ bench:
 
 # Go fuzzes one target at a time.
 fuzz:
-	for f in FuzzResolveSite FuzzCallbackHandler FuzzOnboardingHandler; do \
+	for f in FuzzResolveSite FuzzCallbackHandler FuzzOnboardingHandler FuzzTokenResponse; do \
 		go test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) . || exit 1; \
 	done
 

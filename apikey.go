@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/ddoauth/ddoauth/internal/retry"
@@ -80,10 +81,10 @@ func (c *Client) CreateAPIKey(ctx context.Context, conn *Connection) (*APIKey, e
 	at := conn.Token.AccessToken
 	status, header, body, err := c.do(ctx, http.MethodPost, site.APIKeyURL(), nil, at)
 	if err != nil {
-		return nil, transportError("create API key", site, err)
+		return nil, transportError("create API key", site, redactErr(err, at, conn.Token.RefreshToken, c.secret))
 	}
 	if status < 200 || status > 299 {
-		e := responseError("create API key", site, status, header, body, at)
+		e := responseError("create API key", site, status, header, body, at, conn.Token.RefreshToken, c.secret)
 		switch status {
 		case http.StatusUnauthorized, http.StatusForbidden:
 			e.Err = ErrForbidden
@@ -104,8 +105,8 @@ func (c *Client) CreateAPIKey(ctx context.Context, conn *Connection) (*APIKey, e
 	}
 	a := r.Data.Attributes
 	k := &APIKey{ID: r.Data.ID, Name: a.Name, Key: a.Key, Last4: a.Last4, Site: site}
-	if k.Last4 == "" && len(a.Key) >= 4 {
-		k.Last4 = a.Key[len(a.Key)-4:]
+	if len(k.Last4) != 4 || !strings.HasSuffix(a.Key, k.Last4) {
+		k.Last4 = a.Key[max(len(a.Key)-4, 0):] // logged: never more of the key, nor anything else
 	}
 	k.Created, _ = time.Parse(time.RFC3339, a.CreatedAt)
 	c.log.LogAttrs(ctx, slog.LevelInfo, "ddoauth: API key created", slog.String("site", site.Name()), slog.String("last4", k.Last4))

@@ -17,6 +17,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/ddoauth/ddoauth/internal/redact"
 	"github.com/ddoauth/ddoauth/internal/retry"
 )
 
@@ -475,8 +476,8 @@ func (c *Client) exchange(ctx context.Context, site Site, code string, p *Pendin
 		return nil, e
 	}
 	conn := newConnection(site, tok, start)
-	c.log.LogAttrs(ctx, slog.LevelInfo, "ddoauth: token exchange",
-		slog.String("site", site.Name()), slog.String("scopes", strings.Join(conn.Scopes, " ")))
+	scopes := redact.New(secret, code, p.Verifier, tok.AccessToken, tok.RefreshToken).Text(strings.Join(conn.Scopes, " "), 512)
+	c.log.LogAttrs(ctx, slog.LevelInfo, "ddoauth: token exchange", slog.String("site", site.Name()), slog.String("scopes", scopes))
 	return conn, nil
 }
 
@@ -489,9 +490,10 @@ func (c *Client) tokenError(op string, site Site, err error, secrets ...string) 
 		}
 		e := responseError(op, site, status, header, re.Body, secrets...)
 		if e.Code == "" {
-			e.Code = clean(re.ErrorCode, 64)
+			r := redact.New(secrets...)
+			e.Code = r.Text(re.ErrorCode, 64)
 			if e.Description == "" {
-				e.Description = clean(scrub(re.ErrorDescription, secrets...), 256)
+				e.Description = r.Text(re.ErrorDescription, 256)
 			}
 			e.Err = classify(status, e.Code, e.Description)
 		}
@@ -500,9 +502,9 @@ func (c *Client) tokenError(op string, site Site, err error, secrets ...string) 
 	// x/oauth2 has no error type for a 2xx body it cannot use; its
 	// messages for that, unlike transport errors, start with "oauth2: ".
 	if strings.HasPrefix(err.Error(), "oauth2: ") {
-		return &Error{Op: op, Site: site.String(), Err: ErrServer, Description: clean(scrub(strings.TrimPrefix(err.Error(), "oauth2: "), secrets...), 256)}
+		return &Error{Op: op, Site: site.String(), Err: ErrServer, Description: redact.New(secrets...).Text(strings.TrimPrefix(err.Error(), "oauth2: "), 256)}
 	}
-	return transportError(op, site, err)
+	return transportError(op, site, redactErr(err, secrets...))
 }
 
 // timedOut returns the context's error for a token request that ended

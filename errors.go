@@ -4,12 +4,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
+
+	"github.com/ddoauth/ddoauth/internal/redact"
 )
 
 // Sentinel errors. Callers branch on them with errors.Is; the *Error that
@@ -85,7 +89,7 @@ type Error struct {
 	Code        string        // OAuth error code (RFC 6749 §5.2, §4.1.2.1), e.g. "invalid_grant"
 	Description string        // Datadog's error description or message
 	Hint        string        // what to do about it
-	RequestID   string        // Datadog's request ID, when the response carried one
+	RequestID   string        // Datadog's request ID, when the response carried a plain one with no secret in it
 	RetryAfter  time.Duration // the answer's Retry-After, if any
 	Err         error         // a sentinel above, or the underlying cause
 
@@ -134,39 +138,63 @@ func (e *Error) Error() string {
 func (e *Error) Unwrap() []error { return append([]error{e.Err}, e.also...) }
 
 // oauthBody is the union of Datadog's error shapes: RFC 6749 §5.2 on the
-// OAuth endpoints and {"errors": [...]} on the REST API.
+// OAuth endpoints and {"errors": [...]} on the REST API, with the secrets
+// an answer may carry next to an error, which are redacted too.
 type oauthBody struct {
-	Error       string   `json:"error"`
-	Description string   `json:"error_description"`
-	Errors      []string `json:"errors"`
+	Error        string   `json:"error"`
+	Description  string   `json:"error_description"`
+	Errors       []string `json:"errors"`
+	AccessToken  string   `json:"access_token"`
+	RefreshToken string   `json:"refresh_token"`
+	IDToken      string   `json:"id_token"`
+	Data         struct {
+		Attributes struct {
+			Key string `json:"key"`
+		} `json:"attributes"`
+	} `json:"data"`
 }
 
 // requestIDHeaders are where a request ID may be found; Datadog does not
 // document one, so the common names are tried.
 var requestIDHeaders = []string{"X-Datadog-Request-Id", "X-Request-Id", "Dd-Request-Id"}
 
-// responseError builds the *Error for a failed Datadog response. secrets
-// are scrubbed from anything taken from the body, in case a server echoes
-// what it was sent.
+// responseError builds the *Error for a failed Datadog response. Every
+// field taken from the answer goes through a redactor holding secrets,
+// every secret in play in the operation, and those the body itself
+// carries (see internal/redact), in case a server echoes what it was
+// sent. A body is read as JSON or, like x/oauth2 does, as a form.
 func responseError(op string, site Site, status int, header http.Header, body []byte, secrets ...string) *Error {
 	e := &Error{Op: op, Site: site.String(), StatusCode: status}
+	var ob oauthBody
+	parsed := json.Unmarshal(body, &ob) == nil
+	if !parsed {
+		ob = oauthBody{}
+		if ct, _, _ := mime.ParseMediaType(header.Get("Content-Type")); ct == "application/x-www-form-urlencoded" || ct == "text/plain" {
+			if v, err := url.ParseQuery(string(body)); err == nil {
+				ob.Error, ob.Description = v.Get("error"), v.Get("error_description")
+				ob.AccessToken, ob.RefreshToken, ob.IDToken = v.Get("access_token"), v.Get("refresh_token"), v.Get("id_token")
+				parsed = true
+			}
+		}
+	}
+	r := redact.New(secrets...)
+	r.Add(ob.AccessToken, ob.RefreshToken, ob.IDToken, ob.Data.Attributes.Key)
 	for _, h := range requestIDHeaders {
 		if v := header.Get(h); v != "" {
-			e.RequestID = clean(v, 64)
+			e.RequestID = r.ID(v)
 			break
 		}
 	}
-	var ob oauthBody
-	if json.Unmarshal(body, &ob) == nil {
-		e.Code = clean(ob.Error, 64)
+	if parsed {
+		e.Code = r.Text(ob.Error, 64)
 		e.Description = ob.Description
 		if e.Description == "" && len(ob.Errors) > 0 {
 			e.Description = strings.Join(ob.Errors, "; ")
 		}
+		e.Description = r.Text(e.Description, 256)
 	} else if status >= 300 {
 		e.Description = "non-JSON body of " + strconv.Itoa(len(body)) + " bytes"
 	}
-	e.Description = clean(scrub(e.Description, secrets...), 256)
 	e.Err = classify(status, e.Code, e.Description)
 	if v := header.Get("Retry-After"); v != "" {
 		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
@@ -228,6 +256,35 @@ func transportError(op string, site Site, err error, also ...error) *Error {
 	return e
 }
 
+// redactedError stands for a transport error whose message quoted the
+// server: net/http's errors quote a malformed answer's status or header
+// line. Its cause is the *url.Error rebuilt around the redacted message,
+// so that errors.As still finds it; the original is dropped.
+type redactedError struct {
+	msg string
+	err error
+}
+
+func (e *redactedError) Error() string { return e.msg }
+func (e *redactedError) Unwrap() error { return e.err }
+
+// redactErr returns err itself when the redactor of its operation finds
+// nothing to take out of its message (every network error, timeout and
+// cancellation), and otherwise a redactedError.
+func redactErr(err error, secrets ...string) error {
+	r := redact.New(secrets...)
+	msg := err.Error()
+	red := r.Text(msg, 512)
+	if red == msg {
+		return err
+	}
+	var cause error
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		cause = &url.Error{Op: ue.Op, URL: ue.URL, Err: errors.New(r.Text(ue.Err.Error(), 512))}
+	}
+	return &redactedError{msg: red, err: cause}
+}
+
 // hint says what to do, in terms of what the caller sent. It names the
 // client ID and redirect URI, which are public, never a secret.
 func hint(err error, clientID, redirectURL string) string {
@@ -268,27 +325,17 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// scrub replaces every occurrence of a secret in s, raw and in the
-// encodings a server might echo it in (form and JSON).
-func scrub(s string, secrets ...string) string {
-	for _, sec := range secrets {
-		if len(sec) < 4 {
-			continue
-		}
-		j, _ := json.Marshal(sec)
-		for _, form := range [...]string{sec, url.QueryEscape(sec), url.PathEscape(sec), string(j[1 : len(j)-1])} {
-			s = strings.ReplaceAll(s, form, "[redacted]")
-		}
-	}
-	return s
-}
-
 // clean makes text from outside safe for error strings and log lines:
-// control characters become spaces, and it is cut to n bytes.
+// control characters become spaces, format characters (zero-width,
+// bidirectional overrides and isolates, U+FEFF) are removed, and it is
+// cut to n bytes.
 func clean(s string, n int) string {
 	s = strings.Map(func(r rune) rune {
-		if r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x2028 || r == 0x2029 {
+		switch {
+		case r < ' ' || r == 0x7f || (r >= 0x80 && r < 0xa0) || r == 0x2028 || r == 0x2029:
 			return ' '
+		case unicode.Is(unicode.Cf, r):
+			return -1
 		}
 		return r
 	}, s)

@@ -285,6 +285,8 @@ const maxSiteLen = len("https://") + 253 + 1
 // label shaped like a region ("us7.datadoghq.com") that is not in the table
 // is rejected rather than read as an organization, so an unknown region is
 // never silently sent to US1; add it with [NewSite] and [Config.Sites].
+// So is a label naming one of Datadog's own hosts (www, status, docs,
+// trust, the intakes, ...): "app" and "api" name the region itself.
 //
 // The returned Site builds its URLs from the table, never from raw.
 func ResolveSite(raw string) (Site, error) { return resolveSite(raw, nil) }
@@ -317,8 +319,46 @@ func resolveSite(raw string, extra []*siteInfo) (Site, error) {
 		return Site{info: best}, nil
 	case isRegionLabel(org):
 		return Site{}, siteError("resolve site", raw, "looks like a Datadog region this client does not know; add it with NewSite and Config.Sites")
+	case isServiceLabel(org):
+		return Site{}, siteError("resolve site", raw, "names one of Datadog's own hosts, not an organization")
 	}
 	return Site{info: best, org: org}, nil
+}
+
+// isServiceLabel reports whether l, one label in front of a site domain,
+// names a host Datadog runs for itself rather than an organization's
+// sign-in page: a browser sent there would carry state, code challenge,
+// client ID and redirect URI to a status page, the docs or an intake. The
+// list is from Datadog's documentation of its network destinations and of
+// its PrivateLink endpoints (agent/configuration/network,
+// agent/guide/private-link) and of its web properties; every label with
+// "intake" in it is also refused, since Datadog names its intakes so
+// (http-intake, event-management-intake, llmobs-intake, browser-intake-…).
+// An organization whose subdomain collides is refused too: failing closed
+// costs that organization its subdomain in the authorize URL, never more,
+// since the region's own authorize page serves it as well.
+func isServiceLabel(l string) bool {
+	if strings.Contains(l, "intake") {
+		return true
+	}
+	switch l {
+	case
+		// web properties
+		"www", "www2", "status", "docs", "trust", "help", "support", "learn", "p", "public",
+		"ip-ranges", "custom-domains", "static", "assets", "cdn", "app2", "api2",
+		"login", "sso", "auth", "oauth", "oauth2", "id", "account", "accounts", "admin", "console",
+		// Agent installation
+		"install", "yum", "apt", "keys", "windows-agent",
+		// Agent, intake and product services
+		"agent", "agents", "process", "orchestrator", "config", "remote-config",
+		"trace", "traces", "apm", "metrics", "logs", "live", "events", "event-management",
+		"otlp", "opamp", "mcp", "profile", "profiling", "browser", "rum", "mobile",
+		"appsec", "instrumentation", "instrumentation-telemetry", "telemetry",
+		"synthetics", "network-devices", "ndm", "ci", "ci-app", "cicd", "llmobs",
+		"debugger", "sourcemap", "webhook", "webhooks", "flare":
+		return true
+	}
+	return false
 }
 
 // inDomain reports whether host is domain or a subdomain of it.

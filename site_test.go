@@ -311,7 +311,8 @@ func TestResolveSiteOrgLabels(t *testing.T) {
 		wantAuth string
 	}{
 		{"a.datadoghq.com", "US1", "a", "https://a.datadoghq.com/oauth2/v1/authorize"},
-		{"www.datadoghq.com", "US1", "www", "https://www.datadoghq.com/oauth2/v1/authorize"},
+		{"acme.datadoghq.com", "US1", "acme", "https://acme.datadoghq.com/oauth2/v1/authorize"},
+		{"www.datadoghq.com", "", "", ""},
 		{"acme-corp.datadoghq.eu", "EU1", "acme-corp", "https://acme-corp.datadoghq.eu/oauth2/v1/authorize"},
 		{"usa.datadoghq.com", "US1", "usa", "https://usa.datadoghq.com/oauth2/v1/authorize"},
 		{"u1.datadoghq.com", "US1", "u1", "https://u1.datadoghq.com/oauth2/v1/authorize"},
@@ -794,6 +795,72 @@ func assertQuotedOnly(t testing.TB, s string) {
 	}
 }
 
+// datadogServiceLabels are the single labels in front of a site domain
+// that name Datadog's own hosts (web properties, Agent installation, the
+// Agent's and SDKs' intakes), from Datadog's documentation: the Agent's
+// network destinations, the PrivateLink endpoint tables of US1, AP2 and
+// UK1, the site and logs-endpoint pages, and datadog-oauth.md §2. None is
+// an organization: a browser sent to its authorize path would carry state,
+// code challenge, client ID and redirect URI somewhere else.
+var datadogServiceLabels = []string{
+	// web properties
+	"www", "status", "docs", "trust", "help", "support", "learn", "p", "ip-ranges", "custom-domains",
+	// Agent installation
+	"install", "yum", "apt", "keys", "windows-agent",
+	// services with a host of their own
+	"agent", "process", "orchestrator", "config", "otlp", "opamp", "mcp", "synthetics",
+	"network-devices", "trace", "metrics", "logs", "live", "profile", "browser", "rum",
+	"mobile", "appsec", "instrumentation", "telemetry", "ci-app", "cicd", "llmobs", "webhook",
+	// intakes
+	"intake", "intake-v2", "http-intake", "agent-intake", "agent-http-intake", "browser-intake",
+	"browser-intake-datadoghq", "mobile-http-intake", "rum-http-intake", "public-trace-http-intake",
+	"event-management-intake", "event-platform-intake", "instrumentation-telemetry-intake",
+	"llmobs-intake", "contimage-intake", "contlcycle-intake", "ndm-intake", "ndmflow-intake",
+	"snmp-traps-intake", "netpath-intake", "sbom-intake", "dbm-metrics-intake", "dbquery-intake",
+	"webhook-intake", "agenthealth-intake", "awsmetrics-intake", "ci-intake", "ci-app-intake",
+	"cicd-intake", "cicodescan-intake", "cireport-intake", "citestcov-intake", "citestcycle-intake",
+	"cloudplatform-intake", "cspm-intake", "cws-intake", "debugger-intake", "error-tracking-intake",
+	"feed-intake", "kubeops-intake", "ocimetrics-intake", "resources-intake", "sds-intake",
+	"sentry-intake", "softinv-intake", "iam-rum-intake", "data-obs-intake", "obpipeline-intake",
+	"sourcemap-intake", "appsec-intake", "profile-intake", "trace-intake", "otlp-intake",
+	"logs-intake", "synthetics-intake",
+	// the region's own hosts: never an organization either
+	"app", "api",
+}
+
+func TestResolveSiteRejectsServiceLabels(t *testing.T) {
+	t.Parallel()
+	for _, w := range wantSites {
+		t.Run(w.name, func(t *testing.T) {
+			t.Parallel()
+			for _, label := range datadogServiceLabels {
+				for _, raw := range []string{label + "." + w.domain, "https://" + strings.ToUpper(label) + "." + w.domain + "/"} {
+					s, err := ddoauth.ResolveSite(raw)
+					if label == "app" || label == "api" {
+						// app.<domain> and api.<domain> name the region.
+						require.NoError(t, err, raw)
+						assert.Equal(t, w.name, s.Name(), raw)
+						assert.Empty(t, s.Org(), raw)
+						assert.Equal(t, w.authorize, s.AuthorizeURL(), raw)
+						continue
+					}
+					assert.ErrorIs(t, err, ddoauth.ErrUnknownSite, "%q resolved to org %q", raw, s.Org())
+					assert.True(t, s.IsZero(), raw)
+					_, err = ddoauth.SiteFromQuery(url.Values{"site": {raw}})
+					assert.ErrorIs(t, err, ddoauth.ErrUnknownSite, raw)
+				}
+			}
+			// Real organizations keep their subdomain.
+			for _, org := range []string{"acme", "acme-corp", "intak", "wwwacme", "statusquo", "docsis", "apps", "apis"} {
+				s, err := ddoauth.ResolveSite("https://" + org + "." + w.domain + "/")
+				require.NoError(t, err, org)
+				assert.Equal(t, org, s.Org())
+				assert.Equal(t, "https://"+org+"."+w.domain+"/oauth2/v1/authorize", s.AuthorizeURL())
+			}
+		})
+	}
+}
+
 // orgLabel is what an organization subdomain may be: one DNS label.
 var orgLabel = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$`)
 
@@ -864,6 +931,8 @@ func FuzzResolveSite(f *testing.F) {
 			}
 		case !orgLabel.MatchString(org) || u.Host != org+"."+w.domain:
 			t.Fatalf("ResolveSite(%q): org %q, authorize host %q", raw, org, u.Host)
+		case slices.Contains(datadogServiceLabels, org) || strings.Contains(org, "intake"):
+			t.Fatalf("ResolveSite(%q): org %q names a Datadog service host", raw, org)
 		}
 
 		// The value named that region: the domain is a suffix of its host.

@@ -108,7 +108,7 @@ func (c *Client) Refresh(ctx context.Context, conn *Connection) (*Connection, er
 	src := c.oauth2Config(site, "", secret).TokenSource(context.WithValue(rctx, oauth2.HTTPClient, c.hc), &oauth2.Token{RefreshToken: rt})
 	tok, err := src.Token()
 	if err != nil {
-		e := timedOut(rctx, c.tokenError("refresh", site, err, secret, rt))
+		e := timedOut(rctx, c.tokenError("refresh", site, err, secret, rt, conn.Token.AccessToken))
 		e.Hint = hint(e.Err, c.clientID, c.redirectURL)
 		c.log.LogAttrs(ctx, slog.LevelWarn, "ddoauth: token refresh failed",
 			slog.String("site", site.Name()), slog.Int("status", e.StatusCode), slog.String("error", e.Error()))
@@ -159,12 +159,12 @@ func (c *Client) Revoke(ctx context.Context, conn *Connection) error {
 		}
 		status, header, body, err := c.do(ctx, http.MethodPost, site.RevokeURL(), form, "")
 		if err != nil {
-			e := transportError("revoke", site, ErrNotRevoked, err)
+			e := transportError("revoke", site, ErrNotRevoked, redactErr(err, secret, conn.Token.RefreshToken, conn.Token.AccessToken))
 			e.Hint = "the token must be presumed valid until a revocation succeeds; retry"
 			return e
 		}
 		if status < 200 || status > 299 {
-			e := responseError("revoke", site, status, header, body, secret, t.value)
+			e := responseError("revoke", site, status, header, body, secret, conn.Token.RefreshToken, conn.Token.AccessToken)
 			e.Err, e.also = ErrNotRevoked, []error{e.Err}
 			e.Hint = "the token must be presumed valid until a revocation succeeds; retry"
 			c.log.LogAttrs(ctx, slog.LevelWarn, "ddoauth: revocation failed", slog.String("site", site.Name()), slog.Int("status", status))
