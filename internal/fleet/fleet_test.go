@@ -47,12 +47,13 @@ type scenario struct {
 	during func(t *testing.T, dd *ddoauthtest.Server, procs []*child)
 }
 
-// fleetScenario is the standard run: 4 processes, 20 expiries of 2 s
-// tokens refreshed 1 s ahead.
+// fleetScenario is the standard run: 4 processes, 20 expiries of 4 s
+// tokens refreshed 2 s ahead, with a lease of 6.25 s: room for a process
+// starved of CPU by a loaded machine (go test runs packages side by side).
 func fleetScenario(name string, reuse bool) scenario {
 	return scenario{
 		name: name, reuse: reuse, expiries: 20,
-		ttl: 2 * time.Second, margin: time.Second, timeout: 2 * time.Second,
+		ttl: 4 * time.Second, margin: 2 * time.Second, timeout: 5 * time.Second,
 		roles: []string{roleWorker, roleWorker, roleWorker, roleWorker},
 		delay: tokenDelay,
 	}

@@ -133,7 +133,7 @@ func yesNo(b bool) string {
 func faultScenario(name string) scenario {
 	return scenario{
 		name: name, expiries: 5,
-		ttl: 6 * time.Second, margin: 3 * time.Second, timeout: 2 * time.Second,
+		ttl: 6 * time.Second, margin: 3 * time.Second, timeout: 4 * time.Second,
 		roles: []string{roleWorker, roleWorker, roleWorker, roleWorker},
 		delay: tokenDelay,
 	}
@@ -211,7 +211,7 @@ func TestFleetClocksDiffer(t *testing.T) {
 			t.Parallel()
 			sc := scenario{
 				name: name, expiries: c.expiries,
-				ttl: c.ttl, margin: c.margin, timeout: 2 * time.Second,
+				ttl: c.ttl, margin: c.margin, timeout: 4 * time.Second,
 				roles:   []string{roleWorker, roleWorker, roleWorker, roleWorker},
 				offsets: []time.Duration{2 * time.Second, -2 * time.Second},
 				delay:   tokenDelay,
