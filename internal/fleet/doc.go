@@ -4,7 +4,7 @@
 //
 //	fleet <backend>: <P> token POSTs for <E> expiries, <X> caller errors, stored refresh token live: <yes|no>
 //
-// A test starts the emulator (package ddoauthtest) with 2 s access tokens
+// A test starts the emulator (package ddoauthtest) with 4 s access tokens
 // and rotating refresh tokens (strict rotation, then reuse detection,
 // where a rotated-out refresh token sent again revokes the grant), starts
 // a private server of the store, and re-executes its own test binary as
