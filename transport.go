@@ -54,8 +54,10 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return fail(err)
 	}
-	if err := t.Source.c.checkBearerHost(req, tok); err != nil {
-		return fail(err)
+	if tok != cur { // refreshed meanwhile: the connection may have moved
+		if err := t.Source.c.checkBearerHost(req, tok); err != nil {
+			return fail(err)
+		}
 	}
 	resp, err := t.base().RoundTrip(authorized(req, req.Body, tok))
 	replayable := req.Body == nil || req.Body == http.NoBody || req.GetBody != nil
@@ -135,13 +137,15 @@ func (cl *Client) checkBearerHost(req *http.Request, c *cached) error {
 // and names no other host in its Host header.
 func bearerHost(req *http.Request, host string) bool {
 	u := req.URL
-	if host == "" || u == nil || u.Scheme != "https" || u.User != nil || !strings.EqualFold(u.Hostname(), host) {
+	if host == "" || u == nil || u.Scheme != "https" || u.User != nil {
 		return false
 	}
-	if p := u.Port(); p != "" && p != "443" {
+	// Exact first: the usual request names the host as the table does.
+	h := u.Host
+	if h != host && !strings.EqualFold(h, host) && !(len(h) == len(host)+4 && strings.EqualFold(h, host+":443")) {
 		return false
 	}
-	return req.Host == "" || strings.EqualFold(req.Host, u.Host)
+	return req.Host == "" || req.Host == h || strings.EqualFold(req.Host, h)
 }
 
 // apiHost is the host a token of a connection at s may be sent to, or ""
