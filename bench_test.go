@@ -99,6 +99,33 @@ func BenchmarkAuthorizedRequest(b *testing.B) {
 	}
 }
 
+// benchConnected authorizes one organization on dd through hc, for a
+// Client whose clock starts now and is set by the benchmark.
+func benchConnected(b *testing.B, dd *ddoauthtest.Server, hc *http.Client) (*ddoauth.Client, *ddoauth.Connection, *clock) {
+	b.Helper()
+	clk := &clock{}
+	clk.Set(time.Now())
+	oc := dd.NewClient(testRedirect)
+	c, err := ddoauth.New(ddoauth.Config{ClientID: oc.ID, ClientSecret: oc.Secret, RedirectURL: testRedirect,
+		HTTPClient: hc, Now: clk.Now})
+	if err != nil {
+		b.Fatal(err)
+	}
+	authURL, p, err := c.Start(ddoauth.Sites()[3])
+	if err != nil {
+		b.Fatal(err)
+	}
+	cb, err := dd.Approve(context.Background(), authURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	conn, err := c.Complete(context.Background(), p, cb.Query())
+	if err != nil {
+		b.Fatal(err)
+	}
+	return c, conn, clk
+}
+
 // BenchmarkRefreshStorm sends 1,000 goroutines at an expired token over
 // the emulator's TLS endpoint and reports how many token POSTs were made
 // and how long waiters took beyond the one refresh round trip.
@@ -106,7 +133,6 @@ func BenchmarkRefreshStorm(b *testing.B) {
 	const callers = 1000
 	dd := ddoauthtest.NewServer()
 	defer dd.Close()
-	oc := dd.NewClient(testRedirect)
 	var (
 		mu  sync.Mutex
 		rtt time.Duration
@@ -121,25 +147,7 @@ func BenchmarkRefreshStorm(b *testing.B) {
 		}
 		return resp, err
 	})
-	var clock time.Time
-	var clockMu sync.Mutex
-	now := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return clock }
-	setClock := func(t time.Time) { clockMu.Lock(); clock = t; clockMu.Unlock() }
-	setClock(time.Now())
-	c, err := ddoauth.New(ddoauth.Config{ClientID: oc.ID, ClientSecret: oc.Secret, RedirectURL: testRedirect,
-		HTTPClient: &http.Client{Transport: timed}, Now: now})
-	if err != nil {
-		b.Fatal(err)
-	}
-	authURL, p, _ := c.Start(ddoauth.Sites()[3])
-	cb, err := dd.Approve(context.Background(), authURL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	conn, err := c.Complete(context.Background(), p, cb.Query())
-	if err != nil {
-		b.Fatal(err)
-	}
+	c, conn, clk := benchConnected(b, dd, &http.Client{Transport: timed})
 	store := &ddoauth.MemoryStore{}
 	var overs []time.Duration
 	var posts int
@@ -147,7 +155,7 @@ func BenchmarkRefreshStorm(b *testing.B) {
 		if err := store.Save(context.Background(), "tenant", conn); err != nil {
 			b.Fatal(err)
 		}
-		setClock(conn.Token.Expiry.Add(time.Minute)) // expired for every caller
+		clk.Set(conn.Token.Expiry.Add(time.Minute)) // expired for every caller
 		ts := c.TokenSource(store, "tenant")
 		dd.ResetRequests()
 		lat := make([]time.Duration, callers)
@@ -240,24 +248,7 @@ func BenchmarkEarlyRefreshCaller(b *testing.B) {
 		b.Run(map[bool]string{false: "serial", true: "parallel"}[parallel], func(b *testing.B) {
 			dd := ddoauthtest.NewServer()
 			defer dd.Close()
-			oc := dd.NewClient(testRedirect)
-			var clockMu sync.Mutex
-			clock := time.Now()
-			now := func() time.Time { clockMu.Lock(); defer clockMu.Unlock(); return clock }
-			c, err := ddoauth.New(ddoauth.Config{ClientID: oc.ID, ClientSecret: oc.Secret, RedirectURL: testRedirect,
-				HTTPClient: dd.Client(), Now: now})
-			if err != nil {
-				b.Fatal(err)
-			}
-			authURL, p, _ := c.Start(ddoauth.Sites()[3])
-			cb, err := dd.Approve(context.Background(), authURL)
-			if err != nil {
-				b.Fatal(err)
-			}
-			conn, err := c.Complete(context.Background(), p, cb.Query())
-			if err != nil {
-				b.Fatal(err)
-			}
+			c, conn, clk := benchConnected(b, dd, dd.Client())
 			store := &ddoauth.MemoryStore{}
 			if err := store.Save(context.Background(), "tenant", conn); err != nil {
 				b.Fatal(err)
@@ -267,9 +258,7 @@ func BenchmarkEarlyRefreshCaller(b *testing.B) {
 				b.Fatal(err)
 			}
 			dd.Fail(ddoauthtest.EndpointToken, ddoauthtest.Fault{Times: -1, Delay: 10 * time.Minute})
-			clockMu.Lock()
-			clock = conn.Token.Expiry.Add(-30 * time.Second) // inside the margin
-			clockMu.Unlock()
+			clk.Set(conn.Token.Expiry.Add(-30 * time.Second)) // inside the margin
 			var mu sync.Mutex
 			var lat []time.Duration
 			call := func(local *[]time.Duration) {

@@ -27,6 +27,7 @@ func newClock() *clock {
 }
 func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
 func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+func (c *clock) Set(t time.Time)         { c.ns.Store(t.UnixNano()) }
 
 // connected authorizes one organization at site on a fresh emulator and
 // saves the connection in a MemoryStore under "tenant-1".
