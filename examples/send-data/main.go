@@ -29,6 +29,7 @@ import (
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV2"
 
 	"github.com/ddoauth/ddoauth"
+	"github.com/ddoauth/ddoauth/datadogclient"
 	"github.com/ddoauth/ddoauth/ddoauthtest"
 )
 
@@ -47,7 +48,7 @@ func main() {
 
 // send submits one metric, one log and one event with key, to key's site.
 func send(ctx context.Context, api *datadog.APIClient, key *ddoauth.APIKey, now time.Time) error {
-	ctx = ddoauth.IntakeContext(ctx, key)
+	ctx = datadogclient.IntakeContext(ctx, key)
 	series := datadogV2.NewMetricSeries("partner.sync.records", []datadogV2.MetricPoint{
 		{Timestamp: datadog.PtrInt64(now.Unix()), Value: datadog.PtrFloat64(42)},
 	})
@@ -136,7 +137,7 @@ func runEmulated(ctx context.Context, out io.Writer) error {
 			return fmt.Errorf("%s: %w", site.Name(), err)
 		}
 		// Read the event back with the connection's refreshing bearer token.
-		apiCtx := ddoauth.APIContext(ctx, site, client.TokenSource(store, id))
+		apiCtx := datadogclient.APIContext(ctx, site, client.TokenSource(store, id))
 		events, _, err := datadogV1.NewEventsApi(api).ListEvents(apiCtx, time.Now().Add(-time.Hour).Unix(), time.Now().Unix())
 		if err != nil {
 			return fmt.Errorf("%s: list events: %w", site.Name(), err)

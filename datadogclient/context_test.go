@@ -1,4 +1,4 @@
-package ddoauth_test
+package datadogclient_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/ddoauth/ddoauth"
+	"github.com/ddoauth/ddoauth/datadogclient"
 )
 
 // Operations of the official client whose host the site decides, by
@@ -74,7 +75,7 @@ func TestAPIContextSelectsSite(t *testing.T) {
 	for _, tc := range everySite(t) {
 		t.Run(tc.site.Name(), func(t *testing.T) {
 			t.Parallel()
-			ctx := ddoauth.APIContext(t.Context(), tc.site, ts)
+			ctx := datadogclient.APIContext(t.Context(), tc.site, ts)
 			d := tc.site.Domain()
 
 			assert.Equal(t, tc.index, ctx.Value(datadog.ContextServerIndex))
@@ -94,7 +95,7 @@ func TestAPIContextSelectsSite(t *testing.T) {
 
 func TestAPIContextCustomSiteVariables(t *testing.T) {
 	t.Parallel()
-	ctx := ddoauth.APIContext(t.Context(), newUS7(t), nil)
+	ctx := datadogclient.APIContext(t.Context(), newUS7(t), nil)
 	cfg := datadog.NewConfiguration()
 	// Server 2 is "any Datadog deployment": its site takes any value,
 	// where server 0's enum would refuse us7.
@@ -121,7 +122,7 @@ func TestAPIContextNeverLeavesSite(t *testing.T) {
 	for _, tc := range everySite(t) {
 		t.Run(tc.site.Name(), func(t *testing.T) {
 			t.Parallel()
-			ctx := ddoauth.APIContext(t.Context(), tc.site, nil)
+			ctx := datadogclient.APIContext(t.Context(), tc.site, nil)
 			cfg := datadog.NewConfiguration()
 			for _, op := range ops {
 				u, err := cfg.ServerURLWithContext(ctx, op)
@@ -146,7 +147,7 @@ func TestAPIContextReplacesServerSettings(t *testing.T) {
 	parent = context.WithValue(parent, datadog.ContextOperationServerVariables, map[string]map[string]string{opSubmitLogV2: evil})
 	eu := ddoauth.Sites()[3]
 
-	ctx := ddoauth.IntakeContext(parent, &ddoauth.APIKey{Key: "key-secret", Site: eu})
+	ctx := datadogclient.IntakeContext(parent, &ddoauth.APIKey{Key: "key-secret", Site: eu})
 	assert.Equal(t, "https://api.datadoghq.eu", serverURL(t, ctx, opSubmitMetric))
 	assert.Equal(t, "https://http-intake.logs.datadoghq.eu", serverURL(t, ctx, opSubmitLogV2))
 }
@@ -157,7 +158,7 @@ func TestIntakeContext(t *testing.T) {
 		t.Run(tc.site.Name(), func(t *testing.T) {
 			t.Parallel()
 			key := &ddoauth.APIKey{Key: "0123456789abcdef-key-secret", Last4: "cret", Site: tc.site}
-			ctx := ddoauth.IntakeContext(t.Context(), key)
+			ctx := datadogclient.IntakeContext(t.Context(), key)
 			d := tc.site.Domain()
 
 			assert.Equal(t, map[string]datadog.APIKey{"apiKeyAuth": {Key: key.Key}}, ctx.Value(datadog.ContextAPIKeys))
@@ -184,12 +185,12 @@ func TestContextsFailClosed(t *testing.T) {
 	us1 := ddoauth.Sites()[0]
 	ts := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "access-secret"})
 	for name, ctx := range map[string]context.Context{
-		"api zero site":          ddoauth.APIContext(t.Context(), ddoauth.Site{}, ts),
-		"api unresolved site":    ddoauth.APIContext(t.Context(), unresolved, ts),
-		"intake nil key":         ddoauth.IntakeContext(t.Context(), nil),
-		"intake empty key":       ddoauth.IntakeContext(t.Context(), &ddoauth.APIKey{Site: us1}),
-		"intake zero site":       ddoauth.IntakeContext(t.Context(), &ddoauth.APIKey{Key: "key-secret"}),
-		"intake unresolved site": ddoauth.IntakeContext(t.Context(), &ddoauth.APIKey{Key: "key-secret", Site: unresolved}),
+		"api zero site":          datadogclient.APIContext(t.Context(), ddoauth.Site{}, ts),
+		"api unresolved site":    datadogclient.APIContext(t.Context(), unresolved, ts),
+		"intake nil key":         datadogclient.IntakeContext(t.Context(), nil),
+		"intake empty key":       datadogclient.IntakeContext(t.Context(), &ddoauth.APIKey{Site: us1}),
+		"intake zero site":       datadogclient.IntakeContext(t.Context(), &ddoauth.APIKey{Key: "key-secret"}),
+		"intake unresolved site": datadogclient.IntakeContext(t.Context(), &ddoauth.APIKey{Key: "key-secret", Site: unresolved}),
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -226,7 +227,7 @@ func TestAPIContextPassesContextToTokenSource(t *testing.T) {
 	t.Parallel()
 	var got context.Context
 	parent, cancel := context.WithCancel(context.WithValue(t.Context(), ctxKey{}, "caller"))
-	ctx := ddoauth.APIContext(parent, ddoauth.Sites()[0], recordingSource{&got})
+	ctx := datadogclient.APIContext(parent, ddoauth.Sites()[0], recordingSource{&got})
 
 	ts, ok := ctx.Value(datadog.ContextOAuth2).(oauth2.TokenSource)
 	require.True(t, ok)
@@ -256,9 +257,9 @@ func TestAPIContextUnroutableOperations(t *testing.T) {
 		{ddoauth.Sites()[8], "v2.CIVisibilityLogsApi.SubmitCILog"},
 		{newUS7(t), "v2.OnCallPagingApi.CreateOnCallPage"},
 	} {
-		_, err := cfg.ServerURLWithContext(ddoauth.APIContext(t.Context(), tc.site, nil), tc.op)
+		_, err := cfg.ServerURLWithContext(datadogclient.APIContext(t.Context(), tc.site, nil), tc.op)
 		assert.Error(t, err, "%s %s", tc.site.Name(), tc.op)
 	}
-	u := serverURL(t, ddoauth.APIContext(t.Context(), ddoauth.Sites()[6], nil), "v2.CIVisibilityLogsApi.SubmitCILog")
+	u := serverURL(t, datadogclient.APIContext(t.Context(), ddoauth.Sites()[6], nil), "v2.CIVisibilityLogsApi.SubmitCILog")
 	assert.Equal(t, "https://http-intake.logs.uk1.datadoghq.com", u)
 }

@@ -1,4 +1,4 @@
-package ddoauth_test
+package datadogclient_test
 
 import (
 	"context"
@@ -8,13 +8,14 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/ddoauth/ddoauth"
+	"github.com/ddoauth/ddoauth/datadogclient"
 )
 
 func ExampleAPIContext() {
 	site, _ := ddoauth.ResolveSite("https://acme.datadoghq.eu")
 	// In a backend: ts := client.TokenSource(store, customerID).
 	var ts oauth2.TokenSource = oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "from the connection"})
-	ctx := ddoauth.APIContext(context.Background(), site, ts)
+	ctx := datadogclient.APIContext(context.Background(), site, ts)
 
 	// With the official client: datadogV1.NewEventsApi(datadog.NewAPIClient(cfg)).ListEvents(ctx, ...).
 	cfg := datadog.NewConfiguration()
@@ -27,7 +28,7 @@ func ExampleIntakeContext() {
 	site, _ := ddoauth.ResolveSite("us5.datadoghq.com")
 	// In a backend: the key client.CreateAPIKey returned, read from storage.
 	key := &ddoauth.APIKey{Key: "from your key store", Site: site}
-	ctx := ddoauth.IntakeContext(context.Background(), key)
+	ctx := datadogclient.IntakeContext(context.Background(), key)
 
 	// With the official client: datadogV2.NewLogsApi(datadog.NewAPIClient(cfg)).SubmitLog(ctx, ...).
 	cfg := datadog.NewConfiguration()
