@@ -2,10 +2,11 @@
 // github.com/DataDog/datadog-api-client-go/v2, at a ddoauth connection's
 // site with the connection's credentials.
 //
-// The official client reads the site and the credentials of each call
-// from its context: [APIContext] sets up a context for REST calls with a
-// connection's refreshing token, [IntakeContext] one for sending data with
-// the organization's API key.
+// The official client reads the site of each call from its context:
+// [APIContext] sets up a context for REST calls with a connection's
+// refreshing token, [IntakeContext] one for sending data with the
+// organization's API key. The credentials are added by [Transport], which
+// the client's HTTPClient must use: one client serves every customer.
 //
 // Only the client's core package, api/datadog, is imported here, and only
 // here: its generated API packages (datadogV1, datadogV2) take minutes and
@@ -21,7 +22,6 @@ import (
 	"sync"
 
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadog"
-	"golang.org/x/oauth2"
 
 	"github.com/ddoauth/ddoauth"
 )
@@ -40,11 +40,12 @@ const (
 )
 
 // APIContext returns ctx set up for the official Datadog client to call
-// site's REST API with bearer tokens from ts, such as a connection's
-// [ddoauth.TokenSource]: every call goes to the connection's own site and
-// refreshes the token when it is due. If ts has a TokenContext method, as
-// [*ddoauth.TokenSource] does, it is called with ctx, so a canceled ctx
-// stops the wait for a refresh.
+// site's REST API with bearer tokens from ts, a connection's token source:
+// every call goes to the connection's own site and the [Transport] in the
+// client's HTTPClient authorizes it, refreshing the token when it is due.
+// Without that Transport the call goes out with no credentials. The token
+// is never put where the client itself reads credentials
+// (datadog.ContextOAuth2), since its Debug output would print it.
 //
 // Sites the client's list holds are selected by name
 // (datadog.ContextServerVariables); a site added with [ddoauth.NewSite],
@@ -56,25 +57,22 @@ const (
 // named by the site, and CI Visibility logs at US1-FED and US2-FED. So
 // does every operation for a zero Site, or a Site decoded from storage
 // that is not built in: resolve those with [ddoauth.Client.ResolveSite]
-// first.
-func APIContext(ctx context.Context, site ddoauth.Site, ts oauth2.TokenSource) context.Context {
+// first. A site other than the connection's fails in the Transport, with
+// an error wrapping [ddoauth.ErrForeignHost].
+func APIContext(ctx context.Context, site ddoauth.Site, ts *ddoauth.TokenSource) context.Context {
 	ctx, ok := withSite(ctx, site)
 	if !ok || ts == nil {
 		return ctx
 	}
-	if tc, ok := ts.(tokenContexter); ok {
-		ts = contextTokenSource{ctx: ctx, ts: tc}
-	}
-	return context.WithValue(ctx, datadog.ContextOAuth2, ts)
+	return context.WithValue(ctx, connectionKey{}, connection{ts: ts})
 }
 
 // IntakeContext returns ctx set up for the official Datadog client to send
 // data (metrics, logs, events) with key, Datadog's partner API key, to the
-// site the key belongs to: data is sent with the API key, not a token.
-// Sites and server settings are handled as by [APIContext]. For a nil key,
-// a key without a value, or a key whose Site is unusable, every call fails
-// before sending. The context holds the key in the client's own types:
-// %v prints only their type names, but %#v prints the key.
+// site the key belongs to: data is sent with the API key, not a token, and
+// the [Transport] in the client's HTTPClient adds it. Sites and server
+// settings are handled as by [APIContext]. For a nil key, a key without a
+// value, or a key whose Site is unusable, every call fails before sending.
 func IntakeContext(ctx context.Context, key *ddoauth.APIKey) context.Context {
 	if key == nil || key.Key == "" {
 		ctx, _ = withSite(ctx, ddoauth.Site{})
@@ -84,9 +82,7 @@ func IntakeContext(ctx context.Context, key *ddoauth.APIKey) context.Context {
 	if !ok {
 		return ctx
 	}
-	return context.WithValue(ctx, datadog.ContextAPIKeys, map[string]datadog.APIKey{
-		"apiKeyAuth": {Key: key.Key},
-	})
+	return context.WithValue(ctx, connectionKey{}, connection{key: key})
 }
 
 // withSite selects site's servers in the official client, replacing any
@@ -155,19 +151,3 @@ func inDomain(host, domain string) bool {
 	}
 	return len(host) > len(domain) && host[len(host)-len(domain)-1] == '.' && strings.HasSuffix(host, domain)
 }
-
-// tokenContexter is a token source that takes a context, as
-// *ddoauth.TokenSource.
-type tokenContexter interface {
-	TokenContext(ctx context.Context) (*oauth2.Token, error)
-}
-
-// contextTokenSource passes the context of the call to TokenContext, since
-// the official client calls Token without one. It lives as long as that
-// context and only bounds waits, never a shared refresh.
-type contextTokenSource struct {
-	ctx context.Context
-	ts  tokenContexter
-}
-
-func (s contextTokenSource) Token() (*oauth2.Token, error) { return s.ts.TokenContext(s.ctx) }

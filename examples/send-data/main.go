@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -84,7 +85,9 @@ func runLive(ctx context.Context, path, apiKey string) error {
 		return fmt.Errorf("%s: the connection names no built-in Datadog site", path)
 	}
 	key := &ddoauth.APIKey{Key: apiKey, Site: conn.Site}
-	if err := send(ctx, datadog.NewAPIClient(datadog.NewConfiguration()), key, time.Now()); err != nil {
+	cfg := datadog.NewConfiguration()
+	cfg.HTTPClient = &http.Client{Transport: &datadogclient.Transport{}}
+	if err := send(ctx, datadog.NewAPIClient(cfg), key, time.Now()); err != nil {
 		return err
 	}
 	fmt.Printf("sent a metric, a log and an event to %s (%s)\n", conn.Site.Name(), conn.Site.Domain())
@@ -104,7 +107,9 @@ func runEmulated(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	cfg := datadog.NewConfiguration()
-	cfg.HTTPClient = dd.Client() // the emulator stands in for every Datadog host
+	// The Transport adds each call's credentials; the emulator stands in
+	// for every Datadog host.
+	cfg.HTTPClient = &http.Client{Transport: &datadogclient.Transport{Base: dd.Client().Transport}}
 	api := datadog.NewAPIClient(cfg)
 	store := &ddoauth.MemoryStore{}
 

@@ -77,7 +77,7 @@ func setup(t *testing.T) *env {
 	})
 	require.NoError(t, err)
 	cfg := datadog.NewConfiguration()
-	cfg.HTTPClient = dd.Client()
+	cfg.HTTPClient = &http.Client{Transport: &datadogclient.Transport{Base: dd.Client().Transport}}
 	return &env{dd: dd, client: client, clock: clk, api: datadog.NewAPIClient(cfg)}
 }
 
