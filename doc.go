@@ -45,9 +45,10 @@
 // [ErrStateMismatch] and [ErrInvalidClient]; no error string or formatted
 // value of this package contains a secret.
 //
-// With the official Datadog client, [IntakeContext] sends data with the
-// organization's API key and [APIContext] calls APIs with a connection's
-// refreshing token, each to the connection's own site.
+// Package datadogclient sets up the official Datadog client
+// (datadog-api-client-go) to send data with the organization's API key and
+// to call APIs with a connection's refreshing token, each to the
+// connection's own site. This package imports nothing of that client.
 //
 // Package ddoauthtest is an in-process Datadog for every site, for tests.
 package ddoauth

@@ -19,6 +19,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"strings"
 	"text/tabwriter"
@@ -29,6 +30,7 @@ import (
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV2"
 
 	"github.com/ddoauth/ddoauth"
+	"github.com/ddoauth/ddoauth/datadogclient"
 	"github.com/ddoauth/ddoauth/ddoauthtest"
 )
 
@@ -47,7 +49,7 @@ func main() {
 
 // send submits one metric, one log and one event with key, to key's site.
 func send(ctx context.Context, api *datadog.APIClient, key *ddoauth.APIKey, now time.Time) error {
-	ctx = ddoauth.IntakeContext(ctx, key)
+	ctx = datadogclient.IntakeContext(ctx, key)
 	series := datadogV2.NewMetricSeries("partner.sync.records", []datadogV2.MetricPoint{
 		{Timestamp: datadog.PtrInt64(now.Unix()), Value: datadog.PtrFloat64(42)},
 	})
@@ -83,7 +85,9 @@ func runLive(ctx context.Context, path, apiKey string) error {
 		return fmt.Errorf("%s: the connection names no built-in Datadog site", path)
 	}
 	key := &ddoauth.APIKey{Key: apiKey, Site: conn.Site}
-	if err := send(ctx, datadog.NewAPIClient(datadog.NewConfiguration()), key, time.Now()); err != nil {
+	cfg := datadog.NewConfiguration()
+	cfg.HTTPClient = &http.Client{Transport: &datadogclient.Transport{}}
+	if err := send(ctx, datadog.NewAPIClient(cfg), key, time.Now()); err != nil {
 		return err
 	}
 	fmt.Printf("sent a metric, a log and an event to %s (%s)\n", conn.Site.Name(), conn.Site.Domain())
@@ -103,7 +107,9 @@ func runEmulated(ctx context.Context, out io.Writer) error {
 		return err
 	}
 	cfg := datadog.NewConfiguration()
-	cfg.HTTPClient = dd.Client() // the emulator stands in for every Datadog host
+	// The Transport adds each call's credentials; the emulator stands in
+	// for every Datadog host.
+	cfg.HTTPClient = &http.Client{Transport: &datadogclient.Transport{Base: dd.Client().Transport}}
 	api := datadog.NewAPIClient(cfg)
 	store := &ddoauth.MemoryStore{}
 
@@ -136,7 +142,7 @@ func runEmulated(ctx context.Context, out io.Writer) error {
 			return fmt.Errorf("%s: %w", site.Name(), err)
 		}
 		// Read the event back with the connection's refreshing bearer token.
-		apiCtx := ddoauth.APIContext(ctx, site, client.TokenSource(store, id))
+		apiCtx := datadogclient.APIContext(ctx, site, client.TokenSource(store, id))
 		events, _, err := datadogV1.NewEventsApi(api).ListEvents(apiCtx, time.Now().Add(-time.Hour).Unix(), time.Now().Unix())
 		if err != nil {
 			return fmt.Errorf("%s: list events: %w", site.Name(), err)

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ddoauth/ddoauth"
+	"github.com/ddoauth/ddoauth/datadogclient"
 	"github.com/ddoauth/ddoauth/ddoauthtest"
 )
 
@@ -76,7 +77,7 @@ func setup(t *testing.T) *env {
 	})
 	require.NoError(t, err)
 	cfg := datadog.NewConfiguration()
-	cfg.HTTPClient = dd.Client()
+	cfg.HTTPClient = &http.Client{Transport: &datadogclient.Transport{Base: dd.Client().Transport}}
 	return &env{dd: dd, client: client, clock: clk, api: datadog.NewAPIClient(cfg)}
 }
 
@@ -122,7 +123,7 @@ func TestSendDataEverySite(t *testing.T) {
 			d := site.Domain()
 			key, err := e.client.CreateAPIKey(t.Context(), e.connect(t, site))
 			require.NoError(t, err)
-			ctx := ddoauth.IntakeContext(t.Context(), key)
+			ctx := datadogclient.IntakeContext(t.Context(), key)
 			now := e.clock.Now().Unix()
 
 			series := datadogV2.NewMetricSeries("partner.sync.duration", []datadogV2.MetricPoint{
@@ -212,7 +213,7 @@ func TestCompressedDataEverySite(t *testing.T) {
 			e := setup(t)
 			key, err := e.client.CreateAPIKey(t.Context(), e.connect(t, site))
 			require.NoError(t, err)
-			ctx := ddoauth.IntakeContext(t.Context(), key)
+			ctx := datadogclient.IntakeContext(t.Context(), key)
 			point := datadogV2.MetricPoint{Timestamp: datadog.PtrInt64(e.clock.Now().Unix()), Value: datadog.PtrFloat64(2)}
 			payload := *datadogV2.NewMetricPayload([]datadogV2.MetricSeries{*datadogV2.NewMetricSeries("partner.compressed", []datadogV2.MetricPoint{point})})
 			metrics, logs := datadogV2.NewMetricsApi(e.api), datadogV2.NewLogsApi(e.api)
@@ -267,13 +268,13 @@ func TestBearerAcrossExpiryEverySite(t *testing.T) {
 			key, err := e.client.CreateAPIKey(t.Context(), conn)
 			require.NoError(t, err)
 			events := datadogV1.NewEventsApi(e.api)
-			_, _, err = events.CreateEvent(ddoauth.IntakeContext(t.Context(), key),
+			_, _, err = events.CreateEvent(datadogclient.IntakeContext(t.Context(), key),
 				*datadogV1.NewEventCreateRequest("nightly sync finished", "Partner sync"))
 			require.NoError(t, err)
 
 			store := &ddoauth.MemoryStore{}
 			require.NoError(t, store.Save(t.Context(), "customer-1", conn))
-			ctx := ddoauth.APIContext(t.Context(), site, e.client.TokenSource(store, "customer-1"))
+			ctx := datadogclient.APIContext(t.Context(), site, e.client.TokenSource(store, "customer-1"))
 			list := func(ctx context.Context) (datadogV1.EventListResponse, *http.Response, error) {
 				end := e.clock.Now().Unix()
 				return events.ListEvents(ctx, end-3600, end)
@@ -289,7 +290,7 @@ func TestBearerAcrossExpiryEverySite(t *testing.T) {
 			assert.Equal(t, tokenPOSTs, e.dd.Count(ddoauthtest.EndpointToken), "a fresh stored token needs no refresh")
 
 			e.clock.Advance(time.Hour + time.Second)
-			_, resp, err = list(context.WithValue(ddoauth.APIContext(t.Context(), site, nil), datadog.ContextAccessToken, oldToken))
+			_, resp, err = list(context.WithValue(datadogclient.APIContext(t.Context(), site, nil), datadog.ContextAccessToken, oldToken))
 			require.Error(t, err, "the emulator must refuse the expired token")
 			assert.Equal(t, http.StatusForbidden, resp.StatusCode)
 

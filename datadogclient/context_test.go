@@ -1,4 +1,4 @@
-package ddoauth_test
+package datadogclient_test
 
 import (
 	"context"
@@ -11,9 +11,9 @@ import (
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadog"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"golang.org/x/oauth2"
 
 	"github.com/ddoauth/ddoauth"
+	"github.com/ddoauth/ddoauth/datadogclient"
 )
 
 // Operations of the official client whose host the site decides, by
@@ -46,6 +46,17 @@ func serverURL(t *testing.T, ctx context.Context, op string) string {
 	return u
 }
 
+// tokenSource is a connection's token source; building a context reads
+// nothing from it.
+func tokenSource(t *testing.T) *ddoauth.TokenSource {
+	t.Helper()
+	client, err := ddoauth.New(ddoauth.Config{
+		ClientID: "client-id", ClientSecret: "client-secret", RedirectURL: "https://partner.example/callback",
+	})
+	require.NoError(t, err)
+	return client.TokenSource(&ddoauth.MemoryStore{}, "customer-1")
+}
+
 func newUS7(t *testing.T) ddoauth.Site {
 	t.Helper()
 	site, err := ddoauth.NewSite("US7", "us7.datadoghq.com", "us7.datadoghq.com")
@@ -70,16 +81,17 @@ func everySite(t *testing.T) []testSite {
 
 func TestAPIContextSelectsSite(t *testing.T) {
 	t.Parallel()
-	ts := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "access-secret"})
+	ts := tokenSource(t)
 	for _, tc := range everySite(t) {
 		t.Run(tc.site.Name(), func(t *testing.T) {
 			t.Parallel()
-			ctx := ddoauth.APIContext(t.Context(), tc.site, ts)
+			ctx := datadogclient.APIContext(t.Context(), tc.site, ts)
 			d := tc.site.Domain()
 
 			assert.Equal(t, tc.index, ctx.Value(datadog.ContextServerIndex))
 			assert.Equal(t, map[string]string{"site": d}, ctx.Value(datadog.ContextServerVariables))
-			assert.Equal(t, ts, ctx.Value(datadog.ContextOAuth2))
+			// The Transport adds the token, below the client's Debug dump.
+			assert.Nil(t, ctx.Value(datadog.ContextOAuth2))
 			assert.Nil(t, ctx.Value(datadog.ContextAPIKeys))
 			assert.Nil(t, ctx.Value(datadog.ContextAccessToken))
 
@@ -94,7 +106,7 @@ func TestAPIContextSelectsSite(t *testing.T) {
 
 func TestAPIContextCustomSiteVariables(t *testing.T) {
 	t.Parallel()
-	ctx := ddoauth.APIContext(t.Context(), newUS7(t), nil)
+	ctx := datadogclient.APIContext(t.Context(), newUS7(t), nil)
 	cfg := datadog.NewConfiguration()
 	// Server 2 is "any Datadog deployment": its site takes any value,
 	// where server 0's enum would refuse us7.
@@ -121,7 +133,7 @@ func TestAPIContextNeverLeavesSite(t *testing.T) {
 	for _, tc := range everySite(t) {
 		t.Run(tc.site.Name(), func(t *testing.T) {
 			t.Parallel()
-			ctx := ddoauth.APIContext(t.Context(), tc.site, nil)
+			ctx := datadogclient.APIContext(t.Context(), tc.site, nil)
 			cfg := datadog.NewConfiguration()
 			for _, op := range ops {
 				u, err := cfg.ServerURLWithContext(ctx, op)
@@ -146,7 +158,7 @@ func TestAPIContextReplacesServerSettings(t *testing.T) {
 	parent = context.WithValue(parent, datadog.ContextOperationServerVariables, map[string]map[string]string{opSubmitLogV2: evil})
 	eu := ddoauth.Sites()[3]
 
-	ctx := ddoauth.IntakeContext(parent, &ddoauth.APIKey{Key: "key-secret", Site: eu})
+	ctx := datadogclient.IntakeContext(parent, &ddoauth.APIKey{Key: "key-secret", Site: eu})
 	assert.Equal(t, "https://api.datadoghq.eu", serverURL(t, ctx, opSubmitMetric))
 	assert.Equal(t, "https://http-intake.logs.datadoghq.eu", serverURL(t, ctx, opSubmitLogV2))
 }
@@ -157,18 +169,18 @@ func TestIntakeContext(t *testing.T) {
 		t.Run(tc.site.Name(), func(t *testing.T) {
 			t.Parallel()
 			key := &ddoauth.APIKey{Key: "0123456789abcdef-key-secret", Last4: "cret", Site: tc.site}
-			ctx := ddoauth.IntakeContext(t.Context(), key)
+			ctx := datadogclient.IntakeContext(t.Context(), key)
 			d := tc.site.Domain()
 
-			assert.Equal(t, map[string]datadog.APIKey{"apiKeyAuth": {Key: key.Key}}, ctx.Value(datadog.ContextAPIKeys))
+			// The Transport adds the key, below the client's Debug dump.
+			assert.Nil(t, ctx.Value(datadog.ContextAPIKeys))
 			assert.Nil(t, ctx.Value(datadog.ContextOAuth2))
 			assert.Equal(t, tc.index, ctx.Value(datadog.ContextServerIndex))
 			assert.Equal(t, map[string]string{"site": d}, ctx.Value(datadog.ContextServerVariables))
 			assert.Equal(t, "https://api."+d, serverURL(t, ctx, opSubmitMetric))
 			assert.Equal(t, "https://http-intake.logs."+d, serverURL(t, ctx, opSubmitLogV2))
 
-			// %#v prints the client's value types field by field; documented.
-			for _, verb := range []string{"%v", "%+v", "%s"} {
+			for _, verb := range []string{"%v", "%+v", "%s", "%#v"} {
 				assert.NotContains(t, fmt.Sprintf(verb, ctx), key.Key, verb)
 			}
 		})
@@ -182,14 +194,14 @@ func TestContextsFailClosed(t *testing.T) {
 	var unresolved ddoauth.Site
 	require.NoError(t, unresolved.UnmarshalText([]byte("us7.datadoghq.com")))
 	us1 := ddoauth.Sites()[0]
-	ts := oauth2.StaticTokenSource(&oauth2.Token{AccessToken: "access-secret"})
+	ts := tokenSource(t)
 	for name, ctx := range map[string]context.Context{
-		"api zero site":          ddoauth.APIContext(t.Context(), ddoauth.Site{}, ts),
-		"api unresolved site":    ddoauth.APIContext(t.Context(), unresolved, ts),
-		"intake nil key":         ddoauth.IntakeContext(t.Context(), nil),
-		"intake empty key":       ddoauth.IntakeContext(t.Context(), &ddoauth.APIKey{Site: us1}),
-		"intake zero site":       ddoauth.IntakeContext(t.Context(), &ddoauth.APIKey{Key: "key-secret"}),
-		"intake unresolved site": ddoauth.IntakeContext(t.Context(), &ddoauth.APIKey{Key: "key-secret", Site: unresolved}),
+		"api zero site":          datadogclient.APIContext(t.Context(), ddoauth.Site{}, ts),
+		"api unresolved site":    datadogclient.APIContext(t.Context(), unresolved, ts),
+		"intake nil key":         datadogclient.IntakeContext(t.Context(), nil),
+		"intake empty key":       datadogclient.IntakeContext(t.Context(), &ddoauth.APIKey{Site: us1}),
+		"intake zero site":       datadogclient.IntakeContext(t.Context(), &ddoauth.APIKey{Key: "key-secret"}),
+		"intake unresolved site": datadogclient.IntakeContext(t.Context(), &ddoauth.APIKey{Key: "key-secret", Site: unresolved}),
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
@@ -202,43 +214,6 @@ func TestContextsFailClosed(t *testing.T) {
 			}
 		})
 	}
-}
-
-type ctxKey struct{}
-
-// recordingSource is a token source with a TokenContext method, as
-// *ddoauth.TokenSource has, that records the context it was given.
-type recordingSource struct{ got *context.Context }
-
-func (s recordingSource) Token() (*oauth2.Token, error) {
-	return s.TokenContext(context.Background())
-}
-
-func (s recordingSource) TokenContext(ctx context.Context) (*oauth2.Token, error) {
-	*s.got = ctx
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return &oauth2.Token{AccessToken: "access-secret"}, nil
-}
-
-func TestAPIContextPassesContextToTokenSource(t *testing.T) {
-	t.Parallel()
-	var got context.Context
-	parent, cancel := context.WithCancel(context.WithValue(t.Context(), ctxKey{}, "caller"))
-	ctx := ddoauth.APIContext(parent, ddoauth.Sites()[0], recordingSource{&got})
-
-	ts, ok := ctx.Value(datadog.ContextOAuth2).(oauth2.TokenSource)
-	require.True(t, ok)
-	tok, err := ts.Token()
-	require.NoError(t, err)
-	assert.Equal(t, "access-secret", tok.AccessToken)
-	require.NotNil(t, got)
-	assert.Equal(t, "caller", got.Value(ctxKey{}))
-
-	cancel()
-	_, err = ts.Token()
-	assert.ErrorIs(t, err, context.Canceled)
 }
 
 // TestAPIContextUnroutableOperations pins the operations documented as
@@ -256,9 +231,9 @@ func TestAPIContextUnroutableOperations(t *testing.T) {
 		{ddoauth.Sites()[8], "v2.CIVisibilityLogsApi.SubmitCILog"},
 		{newUS7(t), "v2.OnCallPagingApi.CreateOnCallPage"},
 	} {
-		_, err := cfg.ServerURLWithContext(ddoauth.APIContext(t.Context(), tc.site, nil), tc.op)
+		_, err := cfg.ServerURLWithContext(datadogclient.APIContext(t.Context(), tc.site, nil), tc.op)
 		assert.Error(t, err, "%s %s", tc.site.Name(), tc.op)
 	}
-	u := serverURL(t, ddoauth.APIContext(t.Context(), ddoauth.Sites()[6], nil), "v2.CIVisibilityLogsApi.SubmitCILog")
+	u := serverURL(t, datadogclient.APIContext(t.Context(), ddoauth.Sites()[6], nil), "v2.CIVisibilityLogsApi.SubmitCILog")
 	assert.Equal(t, "https://http-intake.logs.uk1.datadoghq.com", u)
 }
