@@ -4,13 +4,9 @@ import (
 	"context"
 	"errors"
 	"os"
-	"os/exec"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 
 	"github.com/ddoauth/ddoauth"
 	"github.com/ddoauth/ddoauth/storetest"
@@ -180,30 +176,8 @@ func TestOutageCatches(t *testing.T) {
 		{"Hung", "hung-ignores-ctx"},
 		{"Hung", "hung-plain-timeout"},
 	}
-	type result struct {
-		out []byte
-		err error
-	}
-	results := make([]result, len(cases))
-	var wg sync.WaitGroup
-	for i, c := range cases {
-		wg.Go(func() {
-			// The calls of a check wait in parallel, whatever the CPUs.
-			cmd := exec.Command(os.Args[0], "-test.run=^TestBuggyOutage$/^"+c.check+"$", "-test.count=1", "-test.timeout=1m", "-test.parallel=32")
-			cmd.Env = append(os.Environ(), outageBugEnv+"="+c.bug)
-			results[i].out, results[i].err = cmd.CombinedOutput()
-		})
-	}
-	wg.Wait()
-	for i, c := range cases {
-		t.Run(c.check+"/"+c.bug, func(t *testing.T) {
-			out, err := results[i].out, results[i].err
-			var exit *exec.ExitError
-			require.ErrorAs(t, err, &exit, "the check passed on a store with the bug:\n%s", out)
-			assert.Contains(t, string(out), "--- FAIL: TestBuggyOutage/"+c.check+" ")
-			assert.NotContains(t, string(out), "\npanic: ")
-		})
-	}
+	// The calls of a check wait in parallel, whatever the CPUs.
+	catches(t, "TestBuggyOutage", outageBugEnv, cases, "-test.parallel=32")
 }
 
 // TestBuggyOutage runs TestOutage for TestOutageCatches.
