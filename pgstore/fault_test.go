@@ -2,9 +2,6 @@ package pgstore_test
 
 import (
 	"context"
-	"net"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,168 +13,41 @@ import (
 	"github.com/ddoauth/ddoauth"
 	"github.com/ddoauth/ddoauth/internal/pgtest"
 	"github.com/ddoauth/ddoauth/pgstore"
+	"github.com/ddoauth/ddoauth/storetest"
 )
 
-// A restart in the middle of use: the pool dials again, and no call in
-// between gets a wrong answer. The store does not retry; the test does,
-// for a bounded time.
-func TestRestart(t *testing.T) {
+// A restart, a stop and a server that hangs, on a server of the test's
+// own: the pool dials again after the restart, and every call fails alike
+// while the server is away. The store does not retry.
+func TestOutage(t *testing.T) {
 	t.Parallel()
 	srv := pgtest.NewServer(t)
-	pool := newPool(t, srv)
-	s, ctx := open(t, pool, pgstore.Config{}), t.Context()
-	conn, key := fixture(t)
-	require.NoError(t, s.Save(ctx, "tenant-1", conn))
-	require.NoError(t, s.SaveAPIKey(ctx, "tenant-1", key))
-	fence, err := s.Lease(ctx, "connection/tenant-1", "replica-a", time.Minute)
-	require.NoError(t, err)
-
-	stop := make(chan struct{})
-	var reads, failures atomic.Int64
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			rctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-			got, err := s.Load(rctx, "tenant-1")
-			cancel()
-			reads.Add(1)
-			if err != nil {
-				failures.Add(1)
-				var de *ddoauth.Error
-				assert.ErrorAs(t, err, &de)
-				assert.NotErrorIs(t, err, ddoauth.ErrNotFound)
-				assert.NotErrorIs(t, err, ddoauth.ErrCorruptConnection)
-				continue
-			}
-			assert.Equal(t, conn.Version, got.Version)
-		}
+	// One database for the check's stores, emptied for each: a database
+	// per store would take most of the test's time.
+	db := srv.NewDatabase(t)
+	storetest.TestOutage(t, storetest.OutageConfig{
+		Open: func(t *testing.T) storetest.Store {
+			pool, err := pgxpool.New(context.Background(), db)
+			require.NoError(t, err)
+			t.Cleanup(pool.Close)
+			s := open(t, pool, pgstore.Config{})
+			_, err = pool.Exec(t.Context(), "TRUNCATE ddoauth_connections, ddoauth_api_keys, ddoauth_leases, ddoauth_used_states")
+			require.NoError(t, err)
+			return s
+		},
+		Restart: func(t *testing.T) { srv.Restart(t) },
+		Stop:    func(t *testing.T) { srv.Stop(t) },
+		// pgx does not dial again: a call to a stopped server fails at once.
+		FailsFast: true,
+		Dial: func(t *testing.T, addr string) storetest.Store {
+			pool, err := pgxpool.New(t.Context(), "postgres://postgres@"+addr+"/db?sslmode=disable")
+			require.NoError(t, err)
+			t.Cleanup(pool.Close)
+			s, err := pgstore.New(pool, pgstore.Config{Keys: [][]byte{newKey}})
+			require.NoError(t, err)
+			return s
+		},
 	})
-	srv.Restart(t)
-	close(stop)
-	wg.Wait()
-	t.Logf("%d reads during the restart, %d failed", reads.Load(), failures.Load())
-
-	var got *ddoauth.Connection
-	require.Eventually(t, func() bool {
-		got, err = s.Load(ctx, "tenant-1")
-		return err == nil
-	}, 10*time.Second, 20*time.Millisecond, "the pool reconnects")
-	assert.Equal(t, conn.Version, got.Version)
-	assert.Equal(t, conn.Token.RefreshToken, got.Token.RefreshToken)
-	gotKey, err := s.LoadAPIKey(ctx, "tenant-1")
-	require.NoError(t, err)
-	assert.Equal(t, key.Key, gotKey.Key)
-
-	// The lease survived, and the sequence goes on from where it was.
-	_, err = s.Lease(ctx, "connection/tenant-1", "replica-b", time.Minute)
-	require.ErrorIs(t, err, ddoauth.ErrLeaseHeld)
-	again, err := s.Lease(ctx, "connection/tenant-1", "replica-a", time.Minute)
-	require.NoError(t, err)
-	assert.Greater(t, again, fence)
-	got.Fence = again
-	require.NoError(t, s.Save(ctx, "tenant-1", got))
-	assert.Greater(t, got.Version, again)
-}
-
-// calls are the store's calls, for checks that every one fails alike.
-func calls(s *pgstore.Store) map[string]func(context.Context) error {
-	return map[string]func(context.Context) error{
-		"Load": func(ctx context.Context) error { _, err := s.Load(ctx, "tenant-1"); return err },
-		"Save": func(ctx context.Context) error {
-			return s.Save(ctx, "tenant-1", &ddoauth.Connection{Version: 1})
-		},
-		"Delete":     func(ctx context.Context) error { return s.Delete(ctx, "tenant-1", 1) },
-		"Lease":      func(ctx context.Context) error { _, err := s.Lease(ctx, "l", "o", time.Minute); return err },
-		"Release":    func(ctx context.Context) error { return s.Release(ctx, "l", "o") },
-		"LoadAPIKey": func(ctx context.Context) error { _, err := s.LoadAPIKey(ctx, "tenant-1"); return err },
-		"SaveAPIKey": func(ctx context.Context) error { return s.SaveAPIKey(ctx, "tenant-2", &ddoauth.APIKey{Key: "k"}) },
-		"Use": func(ctx context.Context) error {
-			_, err := s.Use(ctx, "state", time.Now().Add(time.Minute))
-			return err
-		},
-	}
-}
-
-// A stopped server: each call fails at once with a *ddoauth.Error, well
-// within its deadline, and says nothing of the contract's sentinels.
-func TestServerDown(t *testing.T) {
-	t.Parallel()
-	srv := pgtest.NewServer(t)
-	pool := newPool(t, srv)
-	s, ctx := open(t, pool, pgstore.Config{}), t.Context()
-	conn, _ := fixture(t)
-	require.NoError(t, s.Save(ctx, "tenant-1", conn))
-	srv.Stop(t)
-
-	for name, call := range calls(s) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-			defer cancel()
-			start := time.Now()
-			err := call(cctx)
-			require.Error(t, err)
-			assert.Less(t, time.Since(start), 4*time.Second)
-			var de *ddoauth.Error
-			assert.ErrorAs(t, err, &de)
-			for _, sentinel := range []error{ddoauth.ErrNotFound, ddoauth.ErrConflict, ddoauth.ErrLeaseHeld, ddoauth.ErrCorruptConnection} {
-				assert.NotErrorIs(t, err, sentinel)
-			}
-		})
-	}
-}
-
-// A server that accepts connections and never answers: each call returns
-// at its deadline with an error wrapping context.DeadlineExceeded.
-func TestServerHangs(t *testing.T) {
-	t.Parallel()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { l.Close() })
-	var accepted sync.WaitGroup
-	t.Cleanup(accepted.Wait)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			// Hold the connection open and silent until the listener closes.
-			accepted.Go(func() {
-				buf := make([]byte, 512)
-				for {
-					if _, err := c.Read(buf); err != nil {
-						return
-					}
-				}
-			})
-			t.Cleanup(func() { c.Close() })
-		}
-	}()
-	pool, err := pgxpool.New(t.Context(), "postgres://postgres@"+l.Addr().String()+"/db?sslmode=disable")
-	require.NoError(t, err)
-	t.Cleanup(pool.Close)
-	s, err := pgstore.New(pool, pgstore.Config{Keys: [][]byte{newKey}})
-	require.NoError(t, err)
-
-	for name, call := range calls(s) {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			cctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
-			defer cancel()
-			start := time.Now()
-			err := call(cctx)
-			assert.Less(t, time.Since(start), 3*time.Second)
-			assert.ErrorIs(t, err, context.DeadlineExceeded)
-			var de *ddoauth.Error
-			assert.ErrorAs(t, err, &de)
-		})
-	}
 }
 
 // A call waiting on a row lock returns as soon as its context is

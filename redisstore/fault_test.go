@@ -1,11 +1,7 @@
 package redisstore_test
 
 import (
-	"context"
-	"errors"
-	"net"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,68 +12,30 @@ import (
 	"github.com/ddoauth/ddoauth"
 	"github.com/ddoauth/ddoauth/internal/redistest"
 	"github.com/ddoauth/ddoauth/redisstore"
+	"github.com/ddoauth/ddoauth/storetest"
 )
 
-// A restart in the middle of use: the client dials again, the data and
-// the counter are kept by the append-only file, and no call in between
-// gets a wrong answer.
-func TestRestart(t *testing.T) {
+// A restart, a stop and a server that hangs, on a server of the test's
+// own: the client dials again after the restart, the data and the counter
+// are kept by the append-only file, and every call fails alike while the
+// server is away.
+func TestOutage(t *testing.T) {
 	t.Parallel()
 	srv := redistest.Start(t)
-	s, ctx := open(t, srv, redisstore.Config{}), t.Context()
-	conn, key := fixture(t)
-	require.NoError(t, s.Save(ctx, "tenant-1", conn))
-	require.NoError(t, s.SaveAPIKey(ctx, "tenant-1", key))
-	fence, err := s.Lease(ctx, "connection/tenant-1", "replica-a", time.Minute)
-	require.NoError(t, err)
-
-	// A reader that runs through the restart: its calls may fail while
-	// the server is down, but never with a wrong answer.
-	stop := make(chan struct{})
-	var reads, failures atomic.Int64
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		for {
-			select {
-			case <-stop:
-				return
-			default:
-			}
-			rctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-			got, err := s.Load(rctx, "tenant-1")
-			cancel()
-			reads.Add(1)
-			if err != nil {
-				failures.Add(1)
-				assert.NotErrorIs(t, err, ddoauth.ErrNotFound)
-				assert.NotErrorIs(t, err, ddoauth.ErrCorruptConnection)
-				continue
-			}
-			assert.Equal(t, conn.Version, got.Version)
-		}
+	storetest.TestOutage(t, storetest.OutageConfig{
+		Open:    func(t *testing.T) storetest.Store { return open(t, srv, redisstore.Config{}) },
+		Restart: func(t *testing.T) { srv.Restart(t) },
+		Stop:    func(t *testing.T) { srv.Stop(t) },
+		Dial: func(t *testing.T, addr string) storetest.Store {
+			opt := srv.Options()
+			opt.Addr = addr
+			rdb := redis.NewClient(opt)
+			t.Cleanup(func() { rdb.Close() })
+			s, err := redisstore.New(rdb, redisstore.Config{Keys: [][]byte{newKey}})
+			require.NoError(t, err)
+			return s
+		},
 	})
-	srv.Restart(t)
-	close(stop)
-	wg.Wait()
-	t.Logf("%d reads during the restart, %d failed", reads.Load(), failures.Load())
-
-	got, err := s.Load(ctx, "tenant-1")
-	require.NoError(t, err)
-	assert.Equal(t, conn.Version, got.Version)
-	assert.Equal(t, conn.Token.RefreshToken, got.Token.RefreshToken)
-	gotKey, err := s.LoadAPIKey(ctx, "tenant-1")
-	require.NoError(t, err)
-	assert.Equal(t, key.Key, gotKey.Key)
-
-	// The lease survived, and the counter goes on from where it was.
-	_, err = s.Lease(ctx, "connection/tenant-1", "replica-b", time.Minute)
-	require.ErrorIs(t, err, ddoauth.ErrLeaseHeld)
-	again, err := s.Lease(ctx, "connection/tenant-1", "replica-a", time.Minute)
-	require.NoError(t, err)
-	assert.Greater(t, again, fence)
-	got.Fence = again
-	require.NoError(t, s.Save(ctx, "tenant-1", got))
-	assert.Greater(t, got.Version, again)
 }
 
 // A Redis killed while a replica holds a lease: the lease is gone when it
@@ -182,110 +140,4 @@ func TestLeaseLostToKill(t *testing.T) {
 		}
 		assert.Equal(t, want, stored("together"))
 	})
-}
-
-// A store that is down or hangs: every call returns an error by its
-// context's deadline, and a call cancelled while it waits for a server
-// that is down returns at once, saying so.
-func TestStoreDown(t *testing.T) {
-	t.Parallel()
-	stopped := redistest.Start(t)
-	stopped.Stop(t)
-
-	// A server that accepts and never answers, like one that is stuck.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	var conns sync.WaitGroup
-	t.Cleanup(conns.Wait)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			conns.Go(func() {
-				defer c.Close()
-				buf := make([]byte, 512)
-				for {
-					if _, err := c.Read(buf); err != nil {
-						return
-					}
-				}
-			})
-		}
-	}()
-	t.Cleanup(func() { l.Close() }) // before conns.Wait: stops accepting
-
-	conn, key := fixture(t)
-	calls := []struct {
-		name string
-		call func(context.Context, *redisstore.Store) error
-	}{
-		{"Load", func(ctx context.Context, s *redisstore.Store) error { _, err := s.Load(ctx, "t"); return err }},
-		{"Save", func(ctx context.Context, s *redisstore.Store) error { return s.Save(ctx, "t", conn) }},
-		{"Delete", func(ctx context.Context, s *redisstore.Store) error { return s.Delete(ctx, "t", 1) }},
-		{"Lease", func(ctx context.Context, s *redisstore.Store) error {
-			_, err := s.Lease(ctx, "connection/t", "o", time.Minute)
-			return err
-		}},
-		{"Release", func(ctx context.Context, s *redisstore.Store) error { return s.Release(ctx, "connection/t", "o") }},
-		{"LoadAPIKey", func(ctx context.Context, s *redisstore.Store) error { _, err := s.LoadAPIKey(ctx, "t"); return err }},
-		{"SaveAPIKey", func(ctx context.Context, s *redisstore.Store) error { return s.SaveAPIKey(ctx, "t", key) }},
-		{"Use", func(ctx context.Context, s *redisstore.Store) error {
-			_, err := s.Use(ctx, "k", time.Now().Add(time.Minute))
-			return err
-		}},
-	}
-	const deadline, slack = 250 * time.Millisecond, time.Second
-	for _, server := range []struct{ name, addr string }{
-		{"stopped", stopped.Addr()},
-		{"hung", l.Addr().String()},
-	} {
-		for _, c := range calls {
-			t.Run(server.name+"/"+c.name, func(t *testing.T) {
-				t.Parallel()
-				// A client per call, so that an earlier call's failures do
-				// not make the pool fail fast.
-				opt := stopped.Options()
-				opt.Addr = server.addr
-				rdb := redis.NewClient(opt)
-				t.Cleanup(func() { rdb.Close() })
-				s, err := redisstore.New(rdb, redisstore.Config{Keys: [][]byte{newKey}})
-				require.NoError(t, err)
-
-				ctx, cancel := context.WithTimeout(t.Context(), deadline)
-				defer cancel()
-				start := time.Now()
-				err = c.call(ctx, s)
-				took := time.Since(start)
-				require.Error(t, err)
-				assert.Less(t, took, deadline+slack)
-				assert.False(t, errors.Is(err, ddoauth.ErrNotFound) || errors.Is(err, ddoauth.ErrConflict), "%v", err)
-				if took >= deadline {
-					assert.ErrorIs(t, err, context.DeadlineExceeded)
-				}
-				var e *ddoauth.Error
-				assert.ErrorAs(t, err, &e)
-
-				if server.name == "hung" {
-					// go-redis bounds a blocked read by the context's
-					// deadline, not by its cancellation: a cancelled call
-					// to a server that hangs waits for DialTimeout or
-					// ReadTimeout.
-					return
-				}
-				ctx, cancel = context.WithCancel(t.Context())
-				timer := time.AfterFunc(50*time.Millisecond, cancel)
-				defer timer.Stop()
-				start = time.Now()
-				err = c.call(ctx, s)
-				took = time.Since(start)
-				require.Error(t, err)
-				assert.Less(t, took, slack)
-				if took >= 50*time.Millisecond {
-					assert.ErrorIs(t, err, context.Canceled)
-				}
-			})
-		}
-	}
 }

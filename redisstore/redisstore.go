@@ -54,6 +54,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -150,8 +151,17 @@ func fail(ctx context.Context, op string, err error) error {
 		err = ddoauth.ErrNotFound
 	case ctx.Err() != nil && !errors.Is(err, ctx.Err()):
 		err = fmt.Errorf("%w: %w", ctx.Err(), err)
+	case pastDeadline(ctx) && !errors.Is(err, context.DeadlineExceeded):
+		// The connection's read deadline, set from ctx's, can fire
+		// before ctx's own timer has ended it.
+		err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
 	}
 	return &ddoauth.Error{Op: op, Err: err}
+}
+
+func pastDeadline(ctx context.Context) bool {
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
 }
 
 // conflict is the error of a conditional write that did not land.

@@ -30,3 +30,24 @@ func Example() {
 	}
 	_ = config
 }
+
+// A partner whose store talks to a server checks how it fails, on a
+// server the test starts for itself. As with Test, this shows the
+// configuration rather than running it; pgstore and redisstore run it on
+// private servers.
+func ExampleTestOutage() {
+	// In the partner's store_test.go:
+	//
+	//	func TestOutage(t *testing.T) { storetest.TestOutage(t, config) }
+	config := storetest.OutageConfig{
+		Open: func(t *testing.T) storetest.Store {
+			// A store with no records on the test's own server:
+			// ourstore.New(srv.Connect(t)).
+			return &ddoauth.MemoryStore{}
+		},
+		// Restart: func(t *testing.T) { srv.Restart(t) },
+		// Stop:    func(t *testing.T) { srv.Stop(t) },
+		// Dial:    func(t *testing.T, addr string) storetest.Store { return ourstore.New(ourclient.Dial(addr)) },
+	}
+	_ = config
+}

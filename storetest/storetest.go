@@ -14,6 +14,9 @@
 // token, versions that are never reused, leases whose fences keep a
 // paused holder from writing over its successor, insert-only API keys,
 // atomic used states, cancellation, and fmt output without secrets.
+// [TestOutage] checks, against a server of the test's own, that a store
+// comes through a restart and fails alike when its server is stopped or
+// hangs.
 //
 // The package imports the standard library, ddoauth, x/oauth2 and, for
 // Benchmark's refresh, ddoauthtest; never testify.
