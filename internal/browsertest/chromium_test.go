@@ -23,6 +23,7 @@ import (
 
 	"github.com/ddoauth/ddoauth"
 	"github.com/ddoauth/ddoauth/ddoauthtest"
+	"github.com/ddoauth/ddoauth/internal/testenv"
 )
 
 const chromiumPath = "/usr/bin/chromium"
@@ -45,16 +46,10 @@ func spki(der []byte) string {
 // noticed.
 func needChromium(t testing.TB, path string, getenv func(string) string) bool {
 	t.Helper()
-	_, err := os.Stat(path)
-	if err == nil {
+	if _, err := os.Stat(path); err == nil {
 		return true
 	}
-	msg := "Chromium is not installed at " + path + ": " + err.Error() + "; `make chromium` installs it"
-	if getenv("DDOAUTH_REQUIRE_BROWSER") == "1" {
-		t.Fatal(msg + " (DDOAUTH_REQUIRE_BROWSER=1)")
-	} else {
-		t.Skip(msg)
-	}
+	testenv.Missing(t, "Chromium ("+path+")", "chromium", "DDOAUTH_REQUIRE_BROWSER", getenv)
 	return false
 }
 

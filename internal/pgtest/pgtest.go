@@ -41,6 +41,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ddoauth/ddoauth/internal/testenv"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -139,11 +140,7 @@ func binDir(tb testing.TB) string {
 			return dir
 		}
 	}
-	msg := "pgtest: no Postgres binaries in /usr/lib/postgresql/*/bin: run `make servers` to install them"
-	if os.Getenv(RequireEnv) == "1" {
-		tb.Fatal(msg + " (" + RequireEnv + "=1)")
-	}
-	tb.Skip(msg)
+	testenv.Missing(tb, "pgtest: Postgres (/usr/lib/postgresql/*/bin)", "servers", RequireEnv, os.Getenv)
 	return ""
 }
 

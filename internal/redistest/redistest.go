@@ -45,6 +45,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/ddoauth/ddoauth/internal/testenv"
 	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
@@ -167,12 +169,7 @@ func binary() string {
 func need(tb testing.TB, bin string, getenv func(string) string) (string, bool) {
 	tb.Helper()
 	if _, err := os.Stat(bin); err != nil {
-		msg := "redistest: redis-server is not installed (" + bin + "); `make servers` installs it"
-		if getenv(RequireEnv) == "1" {
-			tb.Fatal(msg + " (" + RequireEnv + "=1)")
-		} else {
-			tb.Skip(msg)
-		}
+		testenv.Missing(tb, "redistest: redis-server ("+bin+")", "servers", RequireEnv, getenv)
 		return "", false
 	}
 	return bin, true

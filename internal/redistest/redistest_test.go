@@ -3,7 +3,6 @@ package redistest
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -15,57 +14,14 @@ import (
 
 func TestMain(m *testing.M) { Main(m) }
 
-// recordingTB records Skip and Fatal instead of ending the test.
+// recordingTB records Fatal instead of ending the test.
 type recordingTB struct {
 	testing.TB
-	skipped, failed string
+	failed string
 }
 
 func (r *recordingTB) Helper()           {}
-func (r *recordingTB) Skip(args ...any)  { r.skipped = fmt.Sprint(args...) }
 func (r *recordingTB) Fatal(args ...any) { r.failed = fmt.Sprint(args...) }
-
-func TestNeed(t *testing.T) {
-	t.Parallel()
-	present := filepath.Join(t.TempDir(), "redis-server")
-	require.NoError(t, os.WriteFile(present, nil, 0o755))
-	missing := filepath.Join(t.TempDir(), "redis-server")
-	for _, tc := range []struct {
-		name       string
-		bin, env   string
-		want       bool
-		skip, fail bool
-	}{
-		{"installed", present, "", true, false, false},
-		{"installed, required", present, "1", true, false, false},
-		{"missing", missing, "", false, true, false},
-		{"missing, required", missing, "1", false, false, true},
-		{"missing, required is not 1", missing, "true", false, true, false},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			t.Parallel()
-			rec := &recordingTB{TB: t}
-			bin, ok := need(rec, tc.bin, func(k string) string {
-				if k == RequireEnv {
-					return tc.env
-				}
-				return ""
-			})
-			assert.Equal(t, tc.want, ok)
-			if ok {
-				assert.Equal(t, tc.bin, bin)
-			}
-			assert.Equal(t, tc.skip, rec.skipped != "", "skipped: %q", rec.skipped)
-			assert.Equal(t, tc.fail, rec.failed != "", "failed: %q", rec.failed)
-			if !ok {
-				assert.Contains(t, rec.skipped+rec.failed, "make servers")
-			}
-			if tc.fail {
-				assert.Contains(t, rec.failed, RequireEnv+"=1")
-			}
-		})
-	}
-}
 
 func TestStartRestartKill(t *testing.T) {
 	t.Parallel()
