@@ -33,16 +33,21 @@ type APIKey struct {
 	Last4   string    `json:"last4"`
 	Created time.Time `json:"created"`
 	Site    Site      `json:"site"`
+
+	// OrgID is the UUID of the organization the key was created in, the
+	// OrgID of the connection that asked for it; empty when unknown.
+	OrgID string `json:"org_id,omitempty"`
 }
 
 // Format prints k with Last4 only, for every verb.
 func (k APIKey) Format(f fmt.State, verb rune) {
-	fmt.Fprintf(f, "ddoauth.APIKey{ID:%q Name:%q Key:%s Last4:%q Site:%q}", k.ID, k.Name, redacted(k.Key), k.Last4, k.Site.String())
+	fmt.Fprintf(f, "ddoauth.APIKey{ID:%q Name:%q Key:%s Last4:%q Site:%q OrgID:%q}", k.ID, k.Name, redacted(k.Key), k.Last4, k.Site.String(), k.OrgID)
 }
 
 // LogValue logs k with Last4 only.
 func (k APIKey) LogValue() slog.Value {
-	return slog.GroupValue(slog.String("id", k.ID), slog.String("last4", k.Last4), slog.String("site", k.Site.String()))
+	return slog.GroupValue(slog.String("id", k.ID), slog.String("last4", k.Last4), slog.String("site", k.Site.String()),
+		slog.String("org_id", k.OrgID))
 }
 
 // apiKeyResponse is the documented answer of api_keys/marketplace.
@@ -104,7 +109,7 @@ func (c *Client) CreateAPIKey(ctx context.Context, conn *Connection) (*APIKey, e
 			Description: "the answer has no data.attributes.key"}
 	}
 	a := r.Data.Attributes
-	k := &APIKey{ID: r.Data.ID, Name: a.Name, Key: a.Key, Last4: a.Last4, Site: site}
+	k := &APIKey{ID: r.Data.ID, Name: a.Name, Key: a.Key, Last4: a.Last4, Site: site, OrgID: conn.OrgID}
 	if len(k.Last4) != 4 || !strings.HasSuffix(a.Key, k.Last4) {
 		k.Last4 = a.Key[max(len(a.Key)-4, 0):] // logged: never more of the key, nor anything else
 	}
@@ -115,9 +120,12 @@ func (c *Client) CreateAPIKey(ctx context.Context, conn *Connection) (*APIKey, e
 
 // APIKeyStore keeps the partner's API key of each organization, by an ID
 // the partner chooses. Use one that stays the same when the customer
-// connects the same organization again (tenant and site, say): Datadog
-// creates one key per organization, so a fresh ID per connection would
-// ask for a second key and get ErrAPIKeyExists.
+// connects the same organization again and differs between
+// organizations: [Connection.APIKeyID] makes one of the customer's ID,
+// the site and the organization's ID. Datadog creates one key per
+// organization, so a fresh ID per connection would ask for a second key
+// and get ErrAPIKeyExists, and an ID shared by two organizations would
+// hand one of them the other's key.
 //
 // SaveAPIKey inserts: when id already has a key it keeps that one and
 // returns an error wrapping [ErrConflict]. It must be durable when it

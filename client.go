@@ -308,10 +308,17 @@ func redacted(s string) string {
 // their region; the callback then names it. A site with an organization
 // subdomain keeps it in the authorize URL only.
 //
+// [WithOrgID] names the organization to authorize.
+//
 // Start returns an error wrapping [ErrUnknownSite] for a site that is not in
-// the client's table, or the error of the system's random source.
-func (c *Client) Start(site Site) (authURL string, p *Pending, err error) {
+// the client's table, [ErrInvalidOrgID] for an organization ID that is not
+// a UUID, or the error of the system's random source.
+func (c *Client) Start(site Site, opts ...StartOption) (authURL string, p *Pending, err error) {
 	site, err = c.known(site)
+	if err != nil {
+		return "", nil, err
+	}
+	params, err := authURLOptions(opts)
 	if err != nil {
 		return "", nil, err
 	}
@@ -330,7 +337,8 @@ func (c *Client) Start(site Site) (authURL string, p *Pending, err error) {
 	if at.IsZero() {
 		at = Site{info: builtInSites[0]}
 	}
-	return c.oauth2Config(at, p.RedirectURL, "").AuthCodeURL(p.State, oauth2.S256ChallengeOption(p.Verifier)), p, nil
+	params = append(params, oauth2.S256ChallengeOption(p.Verifier))
+	return c.oauth2Config(at, p.RedirectURL, "").AuthCodeURL(p.State, params...), p, nil
 }
 
 func (c *Client) oauth2Config(s Site, redirectURL, secret string) *oauth2.Config {
@@ -352,12 +360,16 @@ func (c *Client) oauth2Config(s Site, redirectURL, secret string) *oauth2.Config
 // Complete finishes the authorization p with the query of Datadog's
 // redirect to the callback. In order it checks: the state (constant
 // time), p's age, an error= answer, the site (the callback's must be p's
-// region unless p had none), and the code; then it makes exactly one
-// form-encoded POST to that region's token URL.
+// region unless p had none), the code, and the organization's ID if the
+// callback names one (dd_oid: a UUID); then it makes exactly one
+// form-encoded POST to that region's token URL. The Connection records
+// the organization's ID and name (dd_org_name, cleaned for display,
+// dropped when nothing printable is left or it is over 1 KiB).
 //
 // Errors wrap, among others: [ErrStateMismatch], [ErrStateExpired],
 // [ErrAccessDenied] or [ErrAuthorization] (with Error.Code) for error=
-// callbacks, [ErrSiteMismatch], [ErrUnknownSite], [ErrInvalidCallback],
+// callbacks, [ErrSiteMismatch], [ErrUnknownSite], [ErrInvalidCallback]
+// (with [ErrInvalidOrgID] for a dd_oid that is not a UUID),
 // [ErrInvalidCodeVerifier], and the token endpoint's [ErrInvalidClient],
 // [ErrRedirectURIMismatch], [ErrInvalidGrant], [ErrRedirectRefused] and
 // [ErrServer]. Network errors are wrapped as they are.
@@ -396,10 +408,19 @@ func (c *Client) Complete(ctx context.Context, p *Pending, q url.Values) (*Conne
 	if len(codes) != 1 || codes[0] == "" || len(codes[0]) > 2048 || strings.ContainsFunc(codes[0], func(r rune) bool { return r <= ' ' || r >= 0x7f }) {
 		return fail(ErrInvalidCallback, "want exactly one code of printable ASCII")
 	}
+	orgID, orgName, err := callbackOrg(q, p.Site.String())
+	if err != nil {
+		return nil, err
+	}
 	if err := ValidateVerifier(p.Verifier); err != nil {
 		return nil, err
 	}
-	return c.exchange(ctx, site, codes[0], p)
+	conn, err := c.exchange(ctx, site, codes[0], p)
+	if err != nil {
+		return nil, err
+	}
+	conn.OrgID, conn.OrgName = orgID, orgName
+	return conn, nil
 }
 
 // callbackSite decides which region redeems the code: the one the
@@ -412,7 +433,7 @@ func (c *Client) callbackSite(p *Pending, q url.Values) (Site, error) {
 	}
 	got, err := c.SiteFromQuery(q)
 	if err != nil {
-		return Site{}, err
+		return Site{}, renamed(err, "callback")
 	}
 	mismatch := func(desc string) (Site, error) {
 		return Site{}, &Error{Op: "callback", Site: pending.String(), Err: ErrSiteMismatch, Description: desc,

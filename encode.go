@@ -28,6 +28,8 @@ type wireConnection struct {
 	Scopes       []string  `json:"scopes,omitempty"`
 	Created      time.Time `json:"created"`
 	Revoked      bool      `json:"revoked,omitempty"`
+	OrgID        string    `json:"org_id,omitempty"`
+	OrgName      string    `json:"org_name,omitempty"`
 }
 
 type wireAPIKey struct {
@@ -37,6 +39,7 @@ type wireAPIKey struct {
 	Last4   string    `json:"last4"`
 	Created time.Time `json:"created"`
 	Site    string    `json:"site"`
+	OrgID   string    `json:"org_id,omitempty"`
 }
 
 type wirePending struct {
@@ -50,7 +53,8 @@ type wirePending struct {
 // MarshalConnection encodes conn with its tokens, for a [Store]. Version
 // and Fence are the store's to keep, not part of the value.
 func MarshalConnection(conn *Connection) ([]byte, error) {
-	w := wireConnection{Site: conn.Site.String(), Scopes: conn.Scopes, Created: conn.Created, Revoked: conn.Revoked}
+	w := wireConnection{Site: conn.Site.String(), Scopes: conn.Scopes, Created: conn.Created, Revoked: conn.Revoked,
+		OrgID: conn.OrgID, OrgName: conn.OrgName}
 	if t := conn.Token; t != nil {
 		w.AccessToken, w.RefreshToken, w.TokenType, w.Expiry, w.ExpiresIn = t.AccessToken, t.RefreshToken, t.TokenType, t.Expiry, t.ExpiresIn
 	}
@@ -58,14 +62,22 @@ func MarshalConnection(conn *Connection) ([]byte, error) {
 }
 
 // UnmarshalConnection decodes what [MarshalConnection] made. Its Site is
-// decoded as by [Site.UnmarshalText]. Data that does not parse is an
-// error wrapping [ErrCorruptConnection].
+// decoded as by [Site.UnmarshalText], its OrgID and OrgName checked and
+// cleaned as the callback's are. Data that does not parse, or an OrgID
+// that is not a UUID, is an error wrapping [ErrCorruptConnection].
 func UnmarshalConnection(data []byte) (*Connection, error) {
 	var w wireConnection
 	if err := json.Unmarshal(data, &w); err != nil {
 		return nil, corruptRecord("connection", err)
 	}
-	conn := &Connection{Scopes: w.Scopes, Created: w.Created, Revoked: w.Revoked}
+	conn := &Connection{Scopes: w.Scopes, Created: w.Created, Revoked: w.Revoked, OrgName: cleanOrgName(w.OrgName)}
+	if w.OrgID != "" {
+		id, ok := parseOrgID(w.OrgID)
+		if !ok {
+			return nil, corruptRecord("connection", ErrInvalidOrgID)
+		}
+		conn.OrgID = id
+	}
 	if err := conn.Site.UnmarshalText([]byte(w.Site)); err != nil {
 		return nil, corruptRecord("connection", err)
 	}
@@ -78,7 +90,8 @@ func UnmarshalConnection(data []byte) (*Connection, error) {
 
 // MarshalAPIKey encodes k with its key, for an [APIKeyStore].
 func MarshalAPIKey(k *APIKey) ([]byte, error) {
-	return json.Marshal(wireAPIKey{ID: k.ID, Name: k.Name, Key: k.Key, Last4: k.Last4, Created: k.Created, Site: k.Site.String()})
+	return json.Marshal(wireAPIKey{ID: k.ID, Name: k.Name, Key: k.Key, Last4: k.Last4, Created: k.Created, Site: k.Site.String(),
+		OrgID: k.OrgID})
 }
 
 // UnmarshalAPIKey decodes what [MarshalAPIKey] made. Data that does not
@@ -88,7 +101,7 @@ func UnmarshalAPIKey(data []byte) (*APIKey, error) {
 	if err := json.Unmarshal(data, &w); err != nil {
 		return nil, corruptRecord("API key", err)
 	}
-	k := &APIKey{ID: w.ID, Name: w.Name, Key: w.Key, Last4: w.Last4, Created: w.Created}
+	k := &APIKey{ID: w.ID, Name: w.Name, Key: w.Key, Last4: w.Last4, Created: w.Created, OrgID: w.OrgID}
 	if err := k.Site.UnmarshalText([]byte(w.Site)); err != nil {
 		return nil, corruptRecord("API key", err)
 	}
@@ -127,11 +140,13 @@ func corruptRecord(what string, err error) error {
 func (c Connection) MarshalJSON() ([]byte, error) {
 	v := struct {
 		Site    Site       `json:"site"`
+		OrgID   string     `json:"org_id,omitempty"`
+		OrgName string     `json:"org_name,omitempty"`
 		Scopes  []string   `json:"scopes,omitempty"`
 		Created time.Time  `json:"created"`
 		Revoked bool       `json:"revoked,omitempty"`
 		Expiry  *time.Time `json:"expiry,omitempty"`
-	}{Site: c.Site, Scopes: c.Scopes, Created: c.Created, Revoked: c.Revoked}
+	}{Site: c.Site, OrgID: c.OrgID, OrgName: c.OrgName, Scopes: c.Scopes, Created: c.Created, Revoked: c.Revoked}
 	if c.Token != nil {
 		v.Expiry = &c.Token.Expiry
 	}
@@ -147,7 +162,8 @@ func (k APIKey) MarshalJSON() ([]byte, error) {
 		Last4   string    `json:"last4"`
 		Created time.Time `json:"created"`
 		Site    Site      `json:"site"`
-	}{k.ID, k.Name, k.Last4, k.Created, k.Site})
+		OrgID   string    `json:"org_id,omitempty"`
+	}{k.ID, k.Name, k.Last4, k.Created, k.Site, k.OrgID})
 }
 
 // MarshalJSON encodes p without its state and verifier; see

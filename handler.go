@@ -142,14 +142,47 @@ type HandlerConfig struct {
 	// context that outlives the browser and has a deadline of its own, 30
 	// seconds, even when OnConnect ran out of time.
 	OnError func(r *http.Request, err error)
+
+	// SuccessURL, if set, is where the callback sends the browser (303 See
+	// Other) once OnConnect has succeeded, instead of its own page: a page
+	// of the partner's app, which finds the new connection through the
+	// user's session. It is a path ("/settings/datadog?connected=1") or an
+	// absolute URL with RedirectURL's scheme and host, so that it can never
+	// send the user to another site; Handlers checks it.
+	SuccessURL string
+
+	// FailureURL, if set, is where the handlers send the browser (303 See
+	// Other) when onboarding or the callback fails, after OnError, instead
+	// of their own page. It is checked as SuccessURL is. The URL says
+	// nothing of the failure; use OnFailure for that.
+	FailureURL string
+
+	// OnSuccess, if set instead of SuccessURL, answers the callback once
+	// OnConnect has succeeded: render the partner's page or redirect. The
+	// response already carries Cache-Control: no-store and
+	// Referrer-Policy: no-referrer, which keep the callback URL's code out
+	// of caches and Referer headers: keep them. The handlers' own
+	// Content-Security-Policy is not set: set the page's own. conn's
+	// OrgName may hold markup: escape it (html/template does).
+	OnSuccess func(w http.ResponseWriter, r *http.Request, conn *Connection)
+
+	// OnFailure, if set instead of FailureURL, answers each request
+	// onboarding or the callback fails, after OnError, with the same err:
+	// an *Error wrapping the sentinels [Client.Callback] and
+	// [Client.Onboarding] list (errors.Is, errors.As), or OnConnect's
+	// error. Its Op is "onboarding" for failures of the onboarding link.
+	// The response carries the headers OnSuccess's does. Show err's Hint,
+	// never its Description (it may repeat what the request carried).
+	OnFailure func(w http.ResponseWriter, r *http.Request, err error)
 }
 
 // Format prints cfg without its cookie keys, for every verb.
 func (cfg HandlerConfig) Format(f fmt.State, verb rune) {
 	fmt.Fprintf(f, "ddoauth.HandlerConfig{CookieKeys:[%d redacted] Session:%t InsecureNoSession:%t OnConnect:%t "+
-		"OnConnectTimeout:%s SitePicker:%t UsedStates:%t OnError:%t}",
+		"OnConnectTimeout:%s SitePicker:%t UsedStates:%t OnError:%t SuccessURL:%q FailureURL:%q OnSuccess:%t OnFailure:%t}",
 		len(cfg.CookieKeys), cfg.Session != nil, cfg.InsecureNoSession, cfg.OnConnect != nil, cfg.OnConnectTimeout,
-		cfg.SitePicker, cfg.UsedStates != nil, cfg.OnError != nil)
+		cfg.SitePicker, cfg.UsedStates != nil, cfg.OnError != nil, cfg.SuccessURL, cfg.FailureURL,
+		cfg.OnSuccess != nil, cfg.OnFailure != nil)
 }
 
 // LogValue logs cfg without its cookie keys.
@@ -209,8 +242,10 @@ func (h Handlers) Format(f fmt.State, verb rune) {
 // Handlers returns the onboarding and callback handlers for c. It returns
 // an error wrapping [ErrInvalidConfig] when there is no cookie key, a key
 // is not 32 bytes, is all zero bytes or is listed twice, OnConnect is nil,
-// neither or both of Session and InsecureNoSession are set, or
-// OnConnectTimeout is negative.
+// neither or both of Session and InsecureNoSession are set,
+// OnConnectTimeout is negative, SuccessURL or FailureURL is set with
+// OnSuccess or OnFailure, or either URL is neither a path nor at
+// RedirectURL's origin.
 func (c *Client) Handlers(cfg HandlerConfig) (*Handlers, error) {
 	bad := func(desc string) (*Handlers, error) {
 		return nil, &Error{Op: "handlers", Err: ErrInvalidConfig, Description: desc}
@@ -226,6 +261,14 @@ func (c *Client) Handlers(cfg HandlerConfig) (*Handlers, error) {
 	}
 	if cfg.OnConnectTimeout < 0 {
 		return bad("OnConnectTimeout must not be negative")
+	}
+	if cfg.SuccessURL != "" && cfg.OnSuccess != nil || cfg.FailureURL != "" && cfg.OnFailure != nil {
+		return bad("set SuccessURL or OnSuccess, and FailureURL or OnFailure, not both")
+	}
+	for _, u := range [...]struct{ name, raw string }{{"SuccessURL", cfg.SuccessURL}, {"FailureURL", cfg.FailureURL}} {
+		if why := checkReturnURL(u.raw, c.redirectURL); why != "" {
+			return bad(fmt.Sprintf("%s %q: %s", u.name, truncate(u.raw, 120), why))
+		}
 	}
 	box, err := seal.New(cfg.CookieKeys)
 	if err != nil {
@@ -263,7 +306,11 @@ func (c *Client) Handlers(cfg HandlerConfig) (*Handlers, error) {
 // redirects to the site's authorize page, keeping an organization
 // subdomain. With none it shows the site picker or redirects to US1 (see
 // HandlerConfig.SitePicker). An unknown or contradictory site gets a 400
-// page and nothing is sent anywhere.
+// page and nothing is sent anywhere. A dd_oid on the link (the
+// organization's UUID) goes on to the authorize URL, where it spares the
+// user Datadog's organization switcher; one that is not a UUID gets a 400
+// page ([ErrInvalidOrgID]). Failures are *Error values with Op
+// "onboarding"; HandlerConfig.FailureURL or OnFailure may answer them.
 //
 // Put it behind the partner's sign-in: with HandlerConfig.Session set, a
 // request without a session gets a 403 page ([ErrNoSession]) and starts
@@ -276,8 +323,9 @@ func (h *Handlers) Onboarding() http.Handler { return http.HandlerFunc(h.onboard
 // clears it, checks its age against the cookie's lifetime and its session
 // against the request's (HandlerConfig.Session), records the state as
 // used, completes the authorization ([Client.Complete]: state, age, site,
-// code) and hands the connection to HandlerConfig.OnConnect, then renders
-// a page that says the tab may be closed.
+// code, organization) and hands the connection to HandlerConfig.OnConnect,
+// then renders a page that says the tab may be closed, or redirects to
+// HandlerConfig.SuccessURL, or leaves the answer to OnSuccess.
 //
 // Failures render a short page with a hint and a 4xx status for what the
 // request did wrong: 400 for [ErrStateMismatch] (no cookie for this state
@@ -288,7 +336,8 @@ func (h *Handlers) Onboarding() http.Handler { return http.HandlerFunc(h.onboard
 // [ErrAPIKeyExists] from OnConnect. Failures of the partner's side
 // ([ErrInvalidClient], [ErrRedirectURIMismatch], [ErrForbidden],
 // OnConnect, an [*APIKeyNotSavedError] from OnConnect, whose grant is
-// kept) are 500; of Datadog's or the network, 502.
+// kept) are 500; of Datadog's or the network, 502. HandlerConfig.FailureURL
+// or OnFailure, when set, answer failures instead.
 func (h *Handlers) Callback() http.Handler { return http.HandlerFunc(h.callback) }
 
 func (h *Handlers) onboarding(w http.ResponseWriter, r *http.Request) {
@@ -304,18 +353,25 @@ func (h *Handlers) onboarding(w http.ResponseWriter, r *http.Request) {
 			Hint: "sign in first, then start again from the integration tile in Datadog"})
 		return
 	}
-	site, err := h.c.SiteFromQuery(r.URL.Query())
+	q := r.URL.Query()
+	site, err := h.c.SiteFromQuery(q)
 	if err != nil {
-		h.fail(w, r, err)
+		h.fail(w, r, onboardingError(err))
+		return
+	}
+	orgID, bad := orgIDFromQuery(q)
+	if bad != "" {
+		h.fail(w, r, &Error{Op: "onboarding", Err: ErrInvalidOrgID, Description: bad,
+			Hint: "start again from the integration tile in Datadog"})
 		return
 	}
 	if site.IsZero() && h.cfg.SitePicker {
-		h.picker(w)
+		h.picker(w, orgID)
 		return
 	}
-	authURL, p, err := h.c.Start(site)
+	authURL, p, err := h.c.Start(site, WithOrgID(orgID))
 	if err != nil {
-		h.fail(w, r, err)
+		h.fail(w, r, onboardingError(err))
 		return
 	}
 	ck, err := h.pendingCookie(h.slot(r), p, session)
@@ -400,8 +456,7 @@ func (h *Handlers) callback(w http.ResponseWriter, r *http.Request) {
 	err = h.cfg.OnConnect(r.WithContext(ctx), conn)
 	cancel()
 	if err == nil {
-		writePage(w, http.StatusOK, "Connected to Datadog",
-			"Your Datadog organization ("+conn.Site.Name()+") is connected. You may now close this tab.")
+		h.succeed(w, r, conn)
 		return
 	}
 	// OnError may have to save an API key: OnConnect's deadline may have
@@ -560,11 +615,45 @@ func usedKey(state string) string {
 	return "ddoauth:" + base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// fail reports err and renders its page. Only fixed text and hints reach
-// the page: descriptions may repeat what the request carried.
+// succeed answers a callback whose connection OnConnect took.
+func (h *Handlers) succeed(w http.ResponseWriter, r *http.Request, conn *Connection) {
+	switch {
+	case h.cfg.OnSuccess != nil:
+		w.Header().Del("Content-Security-Policy")
+		h.cfg.OnSuccess(w, r, conn)
+	case h.cfg.SuccessURL != "":
+		seeOther(w, h.cfg.SuccessURL)
+	default:
+		org := ""
+		if conn.OrgName != "" {
+			org = strconv.Quote(conn.OrgName) + " "
+		}
+		writePage(w, http.StatusOK, "Connected to Datadog",
+			"Your Datadog organization "+org+"("+conn.Site.Name()+") is connected. You may now close this tab.")
+	}
+}
+
+// seeOther redirects to a URL Handlers checked, without a body.
+func seeOther(w http.ResponseWriter, u string) {
+	w.Header().Set("Location", u)
+	w.WriteHeader(http.StatusSeeOther)
+}
+
+// fail reports err and answers with its page, the partner's page or a
+// redirect to it. Only fixed text and hints reach the handlers' page:
+// descriptions may repeat what the request carried.
 func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if h.cfg.OnError != nil {
 		h.cfg.OnError(r, err)
+	}
+	switch {
+	case h.cfg.OnFailure != nil:
+		w.Header().Del("Content-Security-Policy")
+		h.cfg.OnFailure(w, r, err)
+		return
+	case h.cfg.FailureURL != "":
+		seeOther(w, h.cfg.FailureURL)
+		return
 	}
 	status, reason := failure(err)
 	help := ""
@@ -583,9 +672,9 @@ func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
 
 // failure maps an error to the page's status and first sentence.
 func failure(err error) (int, string) {
-	code := ""
+	code, onboarding := "", false
 	if e, ok := errors.AsType[*Error](err); ok {
-		code = e.Code
+		code, onboarding = e.Code, e.Op == "onboarding"
 	}
 	if _, ok := errors.AsType[*APIKeyNotSavedError](err); ok {
 		// Whatever the store said: a new try would meet ErrAPIKeyExists
@@ -608,10 +697,18 @@ func failure(err error) (int, string) {
 		return http.StatusBadRequest, "This link does not belong to an authorization started in this browser."
 	case errors.Is(err, ErrStateExpired):
 		return http.StatusBadRequest, "The authorization expired."
+	case errors.Is(err, ErrSiteMismatch) && onboarding:
+		return http.StatusBadRequest, "The link's site values name different Datadog sites."
 	case errors.Is(err, ErrSiteMismatch):
-		return http.StatusBadRequest, "The link names another Datadog site than the one the authorization started at."
-	case errors.Is(err, ErrUnknownSite):
+		return http.StatusBadRequest, "Datadog's answer names another Datadog site than the one the authorization started at."
+	case errors.Is(err, ErrUnknownSite) && onboarding:
 		return http.StatusBadRequest, "The link does not name a Datadog site. Start again from the integration tile in Datadog."
+	case errors.Is(err, ErrUnknownSite):
+		return http.StatusBadRequest, "Datadog's answer does not name a Datadog site. Start again."
+	case errors.Is(err, ErrInvalidOrgID) && onboarding:
+		return http.StatusBadRequest, "The link's organization ID is not valid."
+	case errors.Is(err, ErrInvalidOrgID):
+		return http.StatusBadRequest, "Datadog's answer names an organization ID that is not valid. Start again."
 	case errors.Is(err, ErrInvalidCallback):
 		return http.StatusBadRequest, "Datadog's answer has no authorization code. Start again."
 	case errors.Is(err, ErrInvalidCodeVerifier), errors.Is(err, ErrInvalidGrant):
@@ -640,12 +737,18 @@ func upperFirst(s string) string {
 	return string(s[0]-'a'+'A') + s[1:]
 }
 
-func (h *Handlers) picker(w http.ResponseWriter) {
+// picker lists the sites as links back to onboarding, which keep the
+// link's organization ID (orgID, checked).
+func (h *Handlers) picker(w http.ResponseWriter, orgID string) {
 	var b strings.Builder
 	b.WriteString("<ul>")
 	for _, s := range h.sites() {
-		fmt.Fprintf(&b, `<li><a href="?domain=%s">%s</a> (%s)</li>`,
-			html.EscapeString(url.QueryEscape(s.Domain())), html.EscapeString(s.Name()), html.EscapeString(s.Domain()))
+		q := url.Values{"domain": {s.Domain()}}
+		if orgID != "" {
+			q.Set(orgIDParam, orgID)
+		}
+		fmt.Fprintf(&b, `<li><a href="?%s">%s</a> (%s)</li>`,
+			html.EscapeString(q.Encode()), html.EscapeString(s.Name()), html.EscapeString(s.Domain()))
 	}
 	b.WriteString("</ul>")
 	writePageHTML(w, http.StatusOK, "Choose your Datadog site",
@@ -684,4 +787,57 @@ func writePageHTML(w http.ResponseWriter, status int, title, body string) {
 	w.Header().Set("Content-Length", strconv.Itoa(len(page)))
 	w.WriteHeader(status)
 	w.Write([]byte(page)) //nolint:errcheck // the client went away
+}
+
+// renamed returns err with its Op set to op when it is an *Error: the
+// operation the user knows (the onboarding link, the callback) rather
+// than the function that read the value.
+func renamed(err error, op string) error {
+	e, ok := errors.AsType[*Error](err)
+	if !ok || e.Op == op {
+		return err
+	}
+	c := *e
+	c.Op = op
+	return &c
+}
+
+// onboardingError names onboarding in err, an error of the link's values,
+// and gives it a hint about the link.
+func onboardingError(err error) error {
+	err = renamed(err, "onboarding")
+	if e, ok := err.(*Error); ok && e.Hint == "" {
+		e.Hint = "start again from the integration tile in Datadog"
+		if errors.Is(e, ErrSiteMismatch) {
+			e.Hint = "the link's site and domain values must name one region: " + e.Hint
+		}
+	}
+	return err
+}
+
+// checkReturnURL returns why raw cannot be a SuccessURL or FailureURL, or
+// "". Only a path, or a URL at the redirect URL's own scheme and host,
+// may be: the handlers must not be made to send users to another site.
+func checkReturnURL(raw, redirectURL string) string {
+	if raw == "" {
+		return ""
+	}
+	if strings.ContainsFunc(raw, func(r rune) bool { return r <= ' ' || r == 0x7f || r == '\\' }) {
+		return "must not contain spaces, control characters or backslashes"
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "does not parse"
+	}
+	if u.Scheme == "" && u.Host == "" && u.User == nil {
+		if !strings.HasPrefix(raw, "/") || strings.HasPrefix(raw, "//") {
+			return "must be a path starting with a single slash, or an absolute URL at RedirectURL's origin"
+		}
+		return ""
+	}
+	ru, err := url.Parse(redirectURL)
+	if err != nil || u.User != nil || u.Opaque != "" || !strings.EqualFold(u.Scheme, ru.Scheme) || !strings.EqualFold(u.Host, ru.Host) {
+		return "must be a path, or an absolute URL with RedirectURL's scheme and host"
+	}
+	return ""
 }

@@ -29,6 +29,17 @@ type Connection struct {
 	Scopes  []string      `json:"scopes,omitempty"`
 	Created time.Time     `json:"created"`
 
+	// OrgID is the organization's UUID, in lower case, and OrgName its
+	// name cleaned for display, as Datadog's callback named them (dd_oid,
+	// dd_org_name); empty when it did not. They come from the browser's
+	// redirect, not from the token: show them, key records of this
+	// connection by them within the partner's own customer (see
+	// [Connection.APIKeyID]), never trust them across customers. OrgName
+	// holds no control or invisible characters but may hold markup:
+	// escape it where it is shown.
+	OrgID   string `json:"org_id,omitempty"`
+	OrgName string `json:"org_name,omitempty"`
+
 	// Revoked is set when Datadog answered invalid_grant to a refresh:
 	// the customer must authorize again.
 	Revoked bool `json:"revoked,omitempty"`
@@ -65,6 +76,9 @@ func (c *Connection) HasScope(scope string) bool { return slices.Contains(c.Scop
 func (c Connection) LogValue() slog.Value {
 	attrs := []slog.Attr{slog.String("site", c.Site.String()), slog.String("scopes", strings.Join(c.Scopes, " ")),
 		slog.Time("created", c.Created), slog.Bool("revoked", c.Revoked)}
+	if c.OrgID != "" || c.OrgName != "" {
+		attrs = append(attrs, slog.String("org_id", c.OrgID), slog.String("org_name", c.OrgName))
+	}
 	if c.Token != nil {
 		attrs = append(attrs, slog.Time("expiry", c.Token.Expiry))
 	}
@@ -77,8 +91,8 @@ func (c Connection) Format(f fmt.State, verb rune) {
 	if c.Token != nil {
 		access, refresh, expiry = redacted(c.Token.AccessToken), redacted(c.Token.RefreshToken), c.Token.Expiry.Format(time.RFC3339)
 	}
-	fmt.Fprintf(f, "ddoauth.Connection{Site:%q Scopes:%q AccessToken:%s RefreshToken:%s Expiry:%s Created:%s Revoked:%t Version:%d}",
-		c.Site.String(), c.Scopes, access, refresh, expiry, c.Created.Format(time.RFC3339), c.Revoked, c.Version)
+	fmt.Fprintf(f, "ddoauth.Connection{Site:%q OrgID:%q OrgName:%q Scopes:%q AccessToken:%s RefreshToken:%s Expiry:%s Created:%s Revoked:%t Version:%d}",
+		c.Site.String(), c.OrgID, c.OrgName, c.Scopes, access, refresh, expiry, c.Created.Format(time.RFC3339), c.Revoked, c.Version)
 }
 
 // Refresh exchanges conn's refresh token for a new access token at conn's
@@ -115,7 +129,7 @@ func (c *Client) Refresh(ctx context.Context, conn *Connection) (*Connection, er
 		return nil, e
 	}
 	next := newConnection(site, tok, start)
-	next.Created = conn.Created
+	next.Created, next.OrgID, next.OrgName = conn.Created, conn.OrgID, conn.OrgName
 	if next.Scopes == nil {
 		next.Scopes = conn.Scopes
 	}

@@ -2,6 +2,7 @@ package ddoauthtest
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"fmt"
@@ -44,6 +45,12 @@ type Org struct {
 	Name      string
 	Site      ddoauth.Site // the region; a subdomain on it is read as Subdomain
 	Subdomain string       // custom web-app subdomain label, "" for none
+
+	// UUID is the organization's UUID: the callback sends it as dd_oid,
+	// and the authorize page takes it as dd_oid to choose the
+	// organization. Empty means ID when ID is a UUID, else one derived
+	// from ID, the same in every run.
+	UUID string
 }
 
 // BrowserHost is where the org's users open Datadog: the subdomain host
@@ -125,9 +132,46 @@ func newUUID() string {
 	b := make([]byte, 16)
 	rand.Read(b) //nolint:errcheck // never fails since Go 1.24
 	b[6] = b[6]&0x0f | 0x40
+	return formatUUID(b)
+}
+
+// orgUUID is the UUID of an org whose ID is id: id itself if it is one,
+// else a version 8 UUID made of its hash, so that tests see the same
+// dd_oid in every run.
+func orgUUID(id string) string {
+	if isUUID(id) {
+		return id
+	}
+	sum := sha256.Sum256([]byte("ddoauthtest org\x00" + id))
+	b := sum[:16]
+	b[6] = b[6]&0x0f | 0x80
+	return formatUUID(b)
+}
+
+// formatUUID sets the RFC 9562 variant on b, 16 bytes, and formats it.
+func formatUUID(b []byte) string {
 	b[8] = b[8]&0x3f | 0x80
 	h := hex.EncodeToString(b)
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// isUUID reports whether s is a UUID in 8-4-4-4-12 hexadecimal form, in
+// any case.
+func isUUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			if c != '-' {
+				return false
+			}
+		} else if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F') {
+			return false
+		}
+	}
+	return true
 }
 
 // AddSite makes the server answer for a site that is not built in, such
@@ -227,9 +271,11 @@ func (s *Server) RotateSecret(clientID string) string {
 }
 
 // AddOrg registers an organization and returns it as stored. An empty ID
-// gets a fresh one; an empty Name gets the ID. It panics if the site is
-// not served, the ID is taken, or the subdomain is malformed, reserved or
-// taken on that site.
+// gets a fresh one; an empty Name gets the ID; an empty UUID gets one (see
+// Org.UUID). Name is sent as it is on the callback (dd_org_name), so a
+// test may give a hostile one. It panics if the site is not served, the ID
+// or UUID is taken, the UUID is not one, or the subdomain is malformed,
+// reserved or taken on that site.
 func (s *Server) AddOrg(o Org) Org {
 	if o.Site.IsZero() {
 		panic("ddoauthtest: AddOrg needs a Site")
@@ -246,6 +292,12 @@ func (s *Server) AddOrg(o Org) Org {
 	if o.Name == "" {
 		o.Name = o.ID
 	}
+	if o.UUID == "" {
+		o.UUID = orgUUID(o.ID)
+	}
+	if !isUUID(o.UUID) {
+		panic(fmt.Sprintf("ddoauthtest: AddOrg: UUID %q is not a UUID", o.UUID))
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	region := s.site(o.Site.Domain())
@@ -255,6 +307,9 @@ func (s *Server) AddOrg(o Org) Org {
 	o.Site = region
 	if _, ok := s.orgs[o.ID]; ok {
 		panic("ddoauthtest: AddOrg: org ID " + o.ID + " already registered")
+	}
+	if have := s.orgByUUID(o.UUID); have != nil {
+		panic("ddoauthtest: AddOrg: UUID " + o.UUID + " already used by org " + have.ID)
 	}
 	if o.Subdomain != "" {
 		if reason := s.badSubdomain(o.Subdomain, region); reason != "" {
@@ -296,6 +351,17 @@ func (s *Server) badSubdomain(label string, region ddoauth.Site) string {
 		}
 	}
 	return ""
+}
+
+// orgByUUID returns the org with this UUID, in any case, or nil. Called
+// with s.mu held.
+func (s *Server) orgByUUID(uuid string) *Org {
+	for _, id := range s.orgOrder {
+		if o := s.orgs[id]; strings.EqualFold(o.UUID, uuid) {
+			return o
+		}
+	}
+	return nil
 }
 
 // Org returns the organization with the given ID.

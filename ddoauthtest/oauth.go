@@ -121,6 +121,18 @@ const consentTTL = 10 * time.Minute
 // browserOrg picks the browser user's organization (see ServeHTTP). Called
 // with s.mu held.
 func (s *Server) browserOrg(r *http.Request, x *exchange) (*Org, authzResult) {
+	if oids, ok := r.URL.Query()["dd_oid"]; ok {
+		// The partner names the organization: Datadog skips its
+		// organization switcher.
+		if len(oids) != 1 {
+			return nil, errorPage(http.StatusBadRequest, "invalid_request", "Duplicate dd_oid parameter")
+		}
+		o := s.orgByUUID(oids[0])
+		if o == nil || o.Site.Domain() != x.site.Domain() || x.sub != "" && o.Subdomain != x.sub {
+			return nil, errorPage(http.StatusBadRequest, "invalid_request", "No organization with this dd_oid at "+x.host)
+		}
+		return o, authzResult{}
+	}
 	if x.sub != "" {
 		for _, id := range s.orgOrder {
 			if o := s.orgs[id]; o.Subdomain == x.sub && o.Site.Domain() == x.site.Domain() {
@@ -233,7 +245,12 @@ func (s *Server) approve(cs *consent) string {
 		clientID: cs.clientID, redirectURI: cs.redirectURI, challenge: cs.challenge,
 		site: cs.site, orgID: cs.orgID, scopes: cs.scopes, expires: s.now().Add(s.codeTTL()),
 	}
-	return s.callbackURL(cs.redirectURI, cs.site, cs.origin, url.Values{"code": {code}}, cs.state)
+	params := url.Values{"code": {code}}
+	if o := s.orgs[cs.orgID]; o != nil && !s.OmitOrg {
+		params.Set("dd_oid", o.UUID)
+		params.Set("dd_org_name", o.Name)
+	}
+	return s.callbackURL(cs.redirectURI, cs.site, cs.origin, params, cs.state)
 }
 
 // callbackURL adds params, state and the site (per CallbackStyle) to the

@@ -58,7 +58,9 @@ const maxForm = 64 << 10
 // Browser hosts (app.datadoghq.com, us5.datadoghq.com, and one-label org
 // subdomains such as acme.datadoghq.com) serve GET /oauth2/v1/authorize
 // and the consent form it posts back. The organization the browser user
-// authorizes for is, in order: the org of the subdomain host; the org
+// authorizes for is, in order: the org whose UUID the dd_oid parameter
+// names (it must be of the host's site and subdomain); the org of the
+// subdomain host; the org
 // named by the "ddoauthtest_org" cookie; the org given to
 // [Server.SignIn]; the first org of the site. A cookie or sign-in naming
 // an org of another site counts only at app.datadoghq.com, where it

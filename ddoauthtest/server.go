@@ -34,6 +34,12 @@ type Server struct {
 	// value is Datadog's current style, domain=<region domain>.
 	CallbackStyle CallbackStyle
 
+	// OmitOrg makes the callback of an approved authorization leave out
+	// the organization: dd_oid (its UUID, [Org.UUID]) and dd_org_name (its
+	// Name), which Datadog's callback carries along with the code (its
+	// documentation does not list them; its own CLI reads them).
+	OmitOrg bool
+
 	// AccessTokenTTL is the access-token lifetime; zero means one hour,
 	// as Datadog documents.
 	AccessTokenTTL time.Duration
