@@ -626,7 +626,7 @@ func (h *Handlers) succeed(w http.ResponseWriter, r *http.Request, conn *Connect
 	default:
 		org := ""
 		if conn.OrgName != "" {
-			org = strconv.Quote(conn.OrgName) + " "
+			org = conn.OrgName + " "
 		}
 		writePage(w, http.StatusOK, "Connected to Datadog",
 			"Your Datadog organization "+org+"("+conn.Site.Name()+") is connected. You may now close this tab.")

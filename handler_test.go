@@ -79,6 +79,9 @@ type partnerOpts struct {
 	pendingTTL time.Duration
 	noSession  bool // InsecureNoSession instead of Session
 	tls        bool // serve the partner on https, not on loopback http
+
+	// config has the last word on the handlers' config.
+	config func(*partner, *ddoauth.HandlerConfig)
 }
 
 // sessionCookie is the partner's own sign-in cookie in these tests; its
@@ -166,6 +169,9 @@ func newPartner(t *testing.T, o partnerOpts) *partner {
 	}
 	if o.noSession {
 		cfg.Session = nil
+	}
+	if o.config != nil {
+		o.config(p, &cfg)
 	}
 	p.h, err = p.client.Handlers(cfg)
 	require.NoError(t, err)
