@@ -157,10 +157,10 @@ func site(t *testing.T, n int) ddoauth.Site {
 
 // connection returns a new connection whose every field depends on n, so
 // that a store handing back another record's value is caught. Odd n are
-// revoked.
+// revoked and name no organization.
 func connection(t *testing.T, n int) *ddoauth.Connection {
 	t.Helper()
-	return &ddoauth.Connection{
+	c := &ddoauth.Connection{
 		Site: site(t, n),
 		Token: &oauth2.Token{
 			AccessToken:  fmt.Sprintf("storetest-access-token-%d", n),
@@ -172,7 +172,14 @@ func connection(t *testing.T, n int) *ddoauth.Connection {
 		Created: fixtureTime.Add(-time.Duration(n) * time.Minute),
 		Revoked: n%2 == 1,
 	}
+	if n%2 == 0 {
+		c.OrgID, c.OrgName = orgID(n), fmt.Sprintf("Org %d «é»", n)
+	}
+	return c
 }
+
+// orgID is an organization UUID that depends on n.
+func orgID(n int) string { return fmt.Sprintf("%08x-0000-4000-8000-%012x", n+1, n) }
 
 // apiKey returns a new API key whose every field depends on n.
 func apiKey(t *testing.T, n int) *ddoauth.APIKey {
@@ -185,6 +192,7 @@ func apiKey(t *testing.T, n int) *ddoauth.APIKey {
 		Last4:   key[len(key)-4:],
 		Created: fixtureTime.Add(time.Duration(n) * time.Second),
 		Site:    site(t, n),
+		OrgID:   orgID(n),
 	}
 }
 
@@ -230,6 +238,9 @@ func checkConnection(t *testing.T, what string, want, got *ddoauth.Connection) {
 	if got.Revoked != want.Revoked {
 		t.Errorf("%s: Revoked %t, want %t", what, got.Revoked, want.Revoked)
 	}
+	if got.OrgID != want.OrgID || got.OrgName != want.OrgName {
+		t.Errorf("%s: OrgID %q OrgName %q, want %q %q", what, got.OrgID, got.OrgName, want.OrgID, want.OrgName)
+	}
 }
 
 // checkAPIKey reports every field of got that differs from want.
@@ -256,6 +267,9 @@ func checkAPIKey(t *testing.T, what string, want, got *ddoauth.APIKey) {
 	}
 	if got.Site != want.Site {
 		t.Errorf("%s: Site %q, want %q", what, got.Site, want.Site)
+	}
+	if got.OrgID != want.OrgID {
+		t.Errorf("%s: OrgID %q, want %q", what, got.OrgID, want.OrgID)
 	}
 }
 
