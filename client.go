@@ -363,8 +363,8 @@ func (c *Client) oauth2Config(s Site, redirectURL, secret string) *oauth2.Config
 // region unless p had none), the code, and the organization's ID if the
 // callback names one (dd_oid: a UUID); then it makes exactly one
 // form-encoded POST to that region's token URL. The Connection records
-// the organization's ID and name (dd_org_name, cleaned for display,
-// dropped when nothing printable is left or it is over 1 KiB).
+// the organization's ID and name (dd_org_name, cleaned for display;
+// dropped when it is not UTF-8, is over 1 KiB or has nothing printable).
 //
 // Errors wrap, among others: [ErrStateMismatch], [ErrStateExpired],
 // [ErrAccessDenied] or [ErrAuthorization] (with Error.Code) for error=

@@ -789,11 +789,11 @@ func writePageHTML(w http.ResponseWriter, status int, title, body string) {
 	w.Write([]byte(page)) //nolint:errcheck // the client went away
 }
 
-// renamed returns err with its Op set to op when it is an *Error: the
-// operation the user knows (the onboarding link, the callback) rather
-// than the function that read the value.
+// renamed returns a copy of err with its Op set to op when err is an
+// *Error: the operation the user knows (the onboarding link, the
+// callback) rather than the function that read the value.
 func renamed(err error, op string) error {
-	e, ok := errors.AsType[*Error](err)
+	e, ok := err.(*Error)
 	if !ok || e.Op == op {
 		return err
 	}
