@@ -188,9 +188,11 @@ func cleanOrgName(raw string) string {
 // The customer part is not optional: the organization's ID comes from
 // the browser's callback, not from the token, so an ID made of it alone
 // would let one customer name another's organization and be handed its
-// key. Without an organization ID the ID is customer and domain, as
-// before Datadog sent one; keys saved under such IDs are not found under
-// the longer ones.
+// key. Without an organization ID the ID is customer and domain. A key
+// saved under that shorter ID is not found under the longer one: when a
+// customer's connection first names its organization, move the key to
+// the longer ID (or keep the ID it was saved under), or EnsureAPIKey asks
+// Datadog again and meets ErrAPIKeyExists.
 func (c *Connection) APIKeyID(customer string) string {
 	id := customer + "/" + c.Site.Domain()
 	if c.OrgID != "" {
