@@ -429,7 +429,7 @@ func (c *Client) Complete(ctx context.Context, p *Pending, q url.Values) (*Conne
 func (c *Client) callbackSite(p *Pending, q url.Values) (Site, error) {
 	pending, err := c.known(p.Site)
 	if err != nil {
-		return Site{}, err
+		return Site{}, renamed(err, "callback")
 	}
 	got, err := c.SiteFromQuery(q)
 	if err != nil {
