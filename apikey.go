@@ -20,7 +20,7 @@ import (
 // shown once and cannot be read again. Recovery is manual: the customer
 // revokes the key named "OAuth Client API Key" under Organization Settings
 // > API Keys, the integration is re-installed, and the flow runs again.
-var ErrAPIKeyExists = errors.New("API key already created for this organization")
+var ErrAPIKeyExists = errors.New("API key already exists")
 
 // APIKey is the API key Datadog creates for the partner in a customer's
 // organization, used to send metrics, logs and events. Datadog shows Key
@@ -66,9 +66,8 @@ type apiKeyResponse struct {
 // and shows its value once: call this once and store the result first.
 //
 // Errors wrap [ErrForbidden] for 401 and 403 (missing scope, expired or
-// revoked token), [ErrAPIKeyExists] for 400, 409 and 422, [ErrRedirectRefused]
-// for a redirect, [ErrServer] for 408, 429, a 5xx or an answer without a
-// key (retry later), or a network error (after which whether a key was
+// revoked token), [ErrAPIKeyExists] for 400, 409 and 422, [ErrServer] for
+// a redirect, 408, 429, a 5xx or an answer without a key (retry later), or a network error (after which whether a key was
 // created is unknown).
 func (c *Client) CreateAPIKey(ctx context.Context, conn *Connection) (*APIKey, error) {
 	if conn == nil || conn.Token == nil || conn.Token.AccessToken == "" {

@@ -358,9 +358,9 @@ func (c *Client) oauth2Config(s Site, redirectURL, secret string) *oauth2.Config
 // Errors wrap, among others: [ErrStateMismatch], [ErrStateExpired],
 // [ErrAccessDenied] or [ErrAuthorization] (with Error.Code) for error=
 // callbacks, [ErrSiteMismatch], [ErrUnknownSite], [ErrInvalidCallback],
-// [ErrInvalidCodeVerifier], and the token endpoint's [ErrInvalidClient],
-// [ErrRedirectURIMismatch], [ErrInvalidGrant], [ErrRedirectRefused] and
-// [ErrServer]. Network errors are wrapped as they are.
+// [ErrInvalidGrant] for a malformed verifier, and the token endpoint's
+// [ErrInvalidClient], [ErrInvalidGrant] and [ErrServer]. Network errors
+// are wrapped as they are.
 func (c *Client) Complete(ctx context.Context, p *Pending, q url.Values) (*Connection, error) {
 	if p == nil {
 		return nil, &Error{Op: "callback", Err: ErrStateMismatch, Description: "no pending authorization"}
@@ -467,10 +467,7 @@ func (c *Client) exchange(ctx context.Context, site Site, code string, p *Pendin
 	tok, err := cfg.Exchange(context.WithValue(rctx, oauth2.HTTPClient, c.hc), code, oauth2.VerifierOption(p.Verifier))
 	if err != nil {
 		e := timedOut(rctx, c.tokenError("exchange", site, err, secret, code, p.Verifier))
-		if e.Err == ErrInvalidCodeVerifier {
-			e.also = []error{ErrInvalidGrant}
-		}
-		e.Hint = hint(e.Err, c.clientID, p.RedirectURL)
+		e.Hint = hint(e, c.clientID, p.RedirectURL)
 		c.log.LogAttrs(ctx, slog.LevelWarn, "ddoauth: token exchange failed",
 			slog.String("site", site.Name()), slog.Int("status", e.StatusCode), slog.String("error", e.Error()))
 		return nil, e

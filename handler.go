@@ -286,7 +286,7 @@ func (h *Handlers) Onboarding() http.Handler { return http.HandlerFunc(h.onboard
 // [ErrInvalidCallback], a code Datadog refused ([ErrInvalidGrant]) and
 // other authorize errors; 403 for [ErrAccessDenied]; 409 for
 // [ErrAPIKeyExists] from OnConnect. Failures of the partner's side
-// ([ErrInvalidClient], [ErrRedirectURIMismatch], [ErrForbidden],
+// ([ErrInvalidClient], [ErrForbidden],
 // OnConnect, an [*APIKeyNotSavedError] from OnConnect, whose grant is
 // kept) are 500; of Datadog's or the network, 502.
 func (h *Handlers) Callback() http.Handler { return http.HandlerFunc(h.callback) }
@@ -614,7 +614,7 @@ func failure(err error) (int, string) {
 		return http.StatusBadRequest, "The link does not name a Datadog site. Start again from the integration tile in Datadog."
 	case errors.Is(err, ErrInvalidCallback):
 		return http.StatusBadRequest, "Datadog's answer has no authorization code. Start again."
-	case errors.Is(err, ErrInvalidCodeVerifier), errors.Is(err, ErrInvalidGrant):
+	case errors.Is(err, ErrInvalidGrant):
 		return http.StatusBadRequest, "Datadog did not accept the authorization code."
 	case errors.Is(err, ErrAPIKeyExists):
 		return http.StatusConflict, "The integration already has an API key in this organization."
@@ -622,10 +622,10 @@ func failure(err error) (int, string) {
 		return http.StatusBadGateway, "Datadog could not authorize just now. Try again later."
 	case errors.Is(err, ErrAuthorization):
 		return http.StatusBadRequest, "Datadog refused the authorization."
-	case errors.Is(err, ErrInvalidClient), errors.Is(err, ErrRedirectURIMismatch), errors.Is(err, ErrForbidden),
+	case errors.Is(err, ErrInvalidClient), errors.Is(err, ErrForbidden),
 		errors.Is(err, ErrInvalidConfig):
 		return http.StatusInternalServerError, "The integration is misconfigured."
-	case errors.Is(err, ErrServer), errors.Is(err, ErrRedirectRefused):
+	case errors.Is(err, ErrServer):
 		return http.StatusBadGateway, "Datadog could not complete the authorization. Try again later."
 	case errors.Is(err, ErrNetwork):
 		return http.StatusBadGateway, "Datadog could not be reached. Try again later."

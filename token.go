@@ -109,7 +109,7 @@ func (c *Client) Refresh(ctx context.Context, conn *Connection) (*Connection, er
 	tok, err := src.Token()
 	if err != nil {
 		e := timedOut(rctx, c.tokenError("refresh", site, err, secret, rt, conn.Token.AccessToken))
-		e.Hint = hint(e.Err, c.clientID, c.redirectURL)
+		e.Hint = hint(e, c.clientID, c.redirectURL)
 		c.log.LogAttrs(ctx, slog.LevelWarn, "ddoauth: token refresh failed",
 			slog.String("site", site.Name()), slog.Int("status", e.StatusCode), slog.String("error", e.Error()))
 		return nil, e
