@@ -129,8 +129,8 @@ type APIKeyStore interface {
 
 // APIKeyNotSavedError is returned when Datadog created the API key but the
 // store kept failing to save it. The key is not lost: Key returns it, so
-// the caller can put it somewhere else. Neither Error nor fmt output shows
-// more than its last four characters.
+// the caller can put it somewhere else; Datadog will not show it again.
+// Neither Error nor fmt output shows more than its last four characters.
 type APIKeyNotSavedError struct {
 	key *APIKey
 	Err error // the store's last error
@@ -140,8 +140,7 @@ type APIKeyNotSavedError struct {
 func (e *APIKeyNotSavedError) Key() *APIKey { return e.key }
 
 func (e *APIKeyNotSavedError) Error() string {
-	return fmt.Sprintf("ddoauth: API key ending %q was created but not saved: %v; "+
-		"APIKeyNotSavedError.Key has it, and Datadog will not show it again", e.key.Last4, e.Err)
+	return fmt.Sprintf("ddoauth: API key ending %q created but not saved: %v", e.key.Last4, e.Err)
 }
 
 func (e *APIKeyNotSavedError) Unwrap() error { return e.Err }

@@ -3,7 +3,9 @@ package ddoauth_test
 import (
 	"context"
 	"errors"
+	"html"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -149,4 +151,22 @@ func TestErrorIsOneShortLine(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFailurePageShowsHint checks that the hint Error() leaves out still
+// reaches the user on the handlers' failure page.
+func TestFailurePageShowsHint(t *testing.T) {
+	t.Parallel()
+	p := newPartner(t, partnerOpts{})
+	b := p.browser()
+	cb := p.onboard(t, b, url.Values{"domain": {"datadoghq.eu"}})
+	p.dd.RotateSecret(p.oc.ID)
+	a := get(t, b, cb.String())
+	assert.Equal(t, http.StatusInternalServerError, a.status)
+	e, ok := errors.AsType[*ddoauth.Error](p.lastErr())
+	require.True(t, ok)
+	require.ErrorIs(t, e, ddoauth.ErrInvalidClient)
+	require.NotEmpty(t, e.Hint)
+	assert.NotContains(t, e.Error(), e.Hint)
+	assert.Contains(t, a.body, html.EscapeString(e.Hint[1:]))
 }
