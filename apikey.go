@@ -216,7 +216,7 @@ func (c *Client) EnsureAPIKey(ctx context.Context, conn *Connection, store APIKe
 		if err == nil {
 			return key, nil
 		}
-		d, ok := c.retry.Delay(attempt, 0)
+		d, ok := c.retry.Delay(ctx, attempt, 0)
 		if !ok {
 			break
 		}
