@@ -80,10 +80,10 @@ func (c *Client) CreateAPIKey(ctx context.Context, conn *Connection) (*APIKey, e
 	at := conn.Token.AccessToken
 	status, header, body, err := c.do(ctx, http.MethodPost, site.APIKeyURL(), nil, at)
 	if err != nil {
-		return nil, transportError("create API key", site, redactErr(err, at, conn.Token.RefreshToken, c.secret))
+		return nil, transportError("create API key", site, redactErr(err, at, conn.Token.RefreshToken, c.client(site).ClientSecret))
 	}
 	if status < 200 || status > 299 {
-		e := responseError("create API key", site, status, header, body, at, conn.Token.RefreshToken, c.secret)
+		e := responseError("create API key", site, status, header, body, at, conn.Token.RefreshToken, c.client(site).ClientSecret)
 		switch status {
 		case http.StatusUnauthorized, http.StatusForbidden:
 			e.Err = ErrForbidden

@@ -128,7 +128,7 @@ func TestNewRejectsUnusableConfig(t *testing.T) {
 		{"client ID with space", func(c *ddoauth.Config) { c.ClientID = "a b" }},
 		{"no secret", func(c *ddoauth.Config) { c.ClientSecret = "" }},
 		{"secret and secret func", func(c *ddoauth.Config) {
-			c.ClientSecretFunc = func(context.Context) (string, error) { return "x", nil }
+			c.ClientSecretFunc = func(context.Context, ddoauth.Site) (string, error) { return "x", nil }
 		}},
 		{"no redirect", func(c *ddoauth.Config) { c.RedirectURL = "" }},
 		{"relative redirect", func(c *ddoauth.Config) { c.RedirectURL = "/callback" }},
@@ -146,6 +146,27 @@ func TestNewRejectsUnusableConfig(t *testing.T) {
 			s, err := ddoauth.ResolveSite("acme.datadoghq.com")
 			require.NoError(t, err)
 			c.Sites = []ddoauth.Site{s, us7}
+		}},
+		{"unknown site in SiteClients", func(c *ddoauth.Config) {
+			c.SiteClients = map[string]ddoauth.ClientCredentials{"US7": {ClientID: "eu", ClientSecret: "s"}}
+		}},
+		{"org in SiteClients", func(c *ddoauth.Config) {
+			c.SiteClients = map[string]ddoauth.ClientCredentials{"acme.datadoghq.eu": {ClientID: "eu", ClientSecret: "s"}}
+		}},
+		{"same site twice in SiteClients", func(c *ddoauth.Config) {
+			c.SiteClients = map[string]ddoauth.ClientCredentials{"EU1": {ClientID: "eu", ClientSecret: "s"},
+				"datadoghq.eu": {ClientID: "eu", ClientSecret: "s"}}
+		}},
+		{"no client ID in SiteClients", func(c *ddoauth.Config) {
+			c.SiteClients = map[string]ddoauth.ClientCredentials{"EU1": {ClientSecret: "s"}}
+		}},
+		{"no secret in SiteClients", func(c *ddoauth.Config) {
+			c.SiteClients = map[string]ddoauth.ClientCredentials{"EU1": {ClientID: "eu"}}
+		}},
+		{"secret in SiteClients and secret func", func(c *ddoauth.Config) {
+			c.ClientSecret = ""
+			c.ClientSecretFunc = func(context.Context, ddoauth.Site) (string, error) { return "x", nil }
+			c.SiteClients = map[string]ddoauth.ClientCredentials{"EU1": {ClientID: "eu", ClientSecret: "s"}}
 		}},
 	}
 	for _, tt := range tests {
@@ -524,10 +545,10 @@ type fixture struct {
 }
 
 var sentinels = map[string]error{
-	"ErrInvalidClient":       ddoauth.ErrInvalidClient,
-	"ErrInvalidGrant":        ddoauth.ErrInvalidGrant,
-	"ErrForbidden":           ddoauth.ErrForbidden,
-	"ErrServer":              ddoauth.ErrServer,
+	"ErrInvalidClient": ddoauth.ErrInvalidClient,
+	"ErrInvalidGrant":  ddoauth.ErrInvalidGrant,
+	"ErrForbidden":     ddoauth.ErrForbidden,
+	"ErrServer":        ddoauth.ErrServer,
 }
 
 // TestExchangeFixtures replays the documented token endpoint answers in
@@ -662,7 +683,7 @@ func TestClientSecretFuncIsReadAtUse(t *testing.T) {
 	secret := "secret-one-1234"
 	ts, c := setup(t, jsonAnswer(200, okBody), func(cfg *ddoauth.Config) {
 		cfg.ClientSecret = ""
-		cfg.ClientSecretFunc = func(context.Context) (string, error) {
+		cfg.ClientSecretFunc = func(context.Context, ddoauth.Site) (string, error) {
 			mu.Lock()
 			defer mu.Unlock()
 			return secret, nil
@@ -686,7 +707,7 @@ func TestClientSecretFuncError(t *testing.T) {
 	vaultDown := errors.New("vault unavailable")
 	ts, c := setup(t, jsonAnswer(200, okBody), func(cfg *ddoauth.Config) {
 		cfg.ClientSecret = ""
-		cfg.ClientSecretFunc = func(context.Context) (string, error) { return "", vaultDown }
+		cfg.ClientSecretFunc = func(context.Context, ddoauth.Site) (string, error) { return "", vaultDown }
 	})
 	_, p, err := c.Start(ddoauth.Sites()[0])
 	require.NoError(t, err)
@@ -727,11 +748,12 @@ func TestSecretsNeverFormatted(t *testing.T) {
 	_, exchangeErr := failing.Complete(t.Context(), p2, callback(p2))
 	require.ErrorIs(t, exchangeErr, ddoauth.ErrInvalidGrant)
 
-	cfg := ddoauth.Config{ClientID: testClientID, ClientSecret: testSecret, RedirectURL: testRedirect}
-	values := []any{p, *p, conn, *conn, c, cfg, &cfg, exchangeErr, conn.Site}
+	cfg := ddoauth.Config{ClientID: testClientID, ClientSecret: testSecret, RedirectURL: testRedirect,
+		SiteClients: map[string]ddoauth.ClientCredentials{"EU1": {ClientID: "eu1", ClientSecret: "eu1-secret-0123456789"}}}
+	values := []any{p, *p, conn, *conn, c, cfg, &cfg, exchangeErr, conn.Site, cfg.SiteClients["EU1"]}
 	for _, v := range values {
 		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%q"} {
-			assertNoSecrets(t, fmt.Sprintf(verb, v), p.Verifier, p2.Verifier)
+			assertNoSecrets(t, fmt.Sprintf(verb, v), p.Verifier, p2.Verifier, "eu1-secret-0123456789")
 		}
 	}
 	assert.Contains(t, fmt.Sprintf("%+v", conn), "[redacted]")
