@@ -67,8 +67,9 @@ type apiKeyResponse struct {
 //
 // Errors wrap [ErrForbidden] for 401 and 403 (missing scope, expired or
 // revoked token), [ErrAPIKeyExists] for 400, 409 and 422, [ErrServer] for
-// a redirect, 408, 429, a 5xx or an answer without a key (retry later), or a network error (after which whether a key was
-// created is unknown).
+// a redirect, 408, 429, a 5xx or an answer without a key (retry later;
+// Error.RateLimit has Datadog's figures), or a network error (after which
+// whether a key was created is unknown).
 func (c *Client) CreateAPIKey(ctx context.Context, conn *Connection) (*APIKey, error) {
 	if conn == nil || conn.Token == nil || conn.Token.AccessToken == "" {
 		return nil, &Error{Op: "create API key", Err: ErrForbidden, Description: "the connection has no access token"}

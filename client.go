@@ -551,8 +551,8 @@ func (c *Client) exchange(ctx context.Context, site Site, code string, p *Pendin
 	if err != nil {
 		e := timedOut(rctx, c.tokenError("exchange", site, err, secret, code, p.Verifier))
 		e.Hint = hint(e, cfg.ClientID, p.RedirectURL)
-		c.log.LogAttrs(ctx, slog.LevelWarn, "ddoauth: token exchange failed",
-			slog.String("site", site.Name()), slog.Int("status", e.StatusCode), slog.String("error", e.Error()))
+		c.log.LogAttrs(ctx, slog.LevelWarn, "ddoauth: token exchange failed", slog.String("site", site.Name()),
+			slog.Int("status", e.StatusCode), slog.String("request_id", e.RequestID), slog.String("error", e.Error()))
 		return nil, e
 	}
 	conn := newConnection(site, tok, start)

@@ -259,24 +259,24 @@ func rateLimit(h http.Header, r *redact.Redactor) *RateLimit {
 		return min(n, limit), v != "" && err == nil && n >= 0
 	}
 	var rl RateLimit
-	var any, ok bool
+	var found, ok bool
 	var n int
 	if n, ok = num("X-RateLimit-Limit", math.MaxInt32); ok {
-		rl.Limit, any = n, true
+		rl.Limit, found = n, true
 	}
 	if n, ok = num("X-RateLimit-Period", maxRateLimitSeconds); ok {
-		rl.Period, any = time.Duration(n)*time.Second, true
+		rl.Period, found = time.Duration(n)*time.Second, true
 	}
 	if n, ok = num("X-RateLimit-Remaining", math.MaxInt32); ok {
-		rl.Remaining, any = n, true
+		rl.Remaining, found = n, true
 	}
 	if n, ok = num("X-RateLimit-Reset", maxRateLimitSeconds); ok {
-		rl.Reset, any = time.Duration(n)*time.Second, true
+		rl.Reset, found = time.Duration(n)*time.Second, true
 	}
 	if v := h.Get("X-RateLimit-Name"); v != "" {
-		rl.Name, any = r.Text(v, 64), true
+		rl.Name, found = r.Text(v, 64), true
 	}
-	if !any {
+	if !found {
 		return nil
 	}
 	return &rl

@@ -110,8 +110,8 @@ func (c *Client) Refresh(ctx context.Context, conn *Connection) (*Connection, er
 	if err != nil {
 		e := timedOut(rctx, c.tokenError("refresh", site, err, secret, rt, conn.Token.AccessToken))
 		e.Hint = hint(e, c.client(site).ClientID, c.redirectURL)
-		c.log.LogAttrs(ctx, slog.LevelWarn, "ddoauth: token refresh failed",
-			slog.String("site", site.Name()), slog.Int("status", e.StatusCode), slog.String("error", e.Error()))
+		c.log.LogAttrs(ctx, slog.LevelWarn, "ddoauth: token refresh failed", slog.String("site", site.Name()),
+			slog.Int("status", e.StatusCode), slog.String("request_id", e.RequestID), slog.String("error", e.Error()))
 		return nil, e
 	}
 	next := newConnection(site, tok, start)
