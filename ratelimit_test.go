@@ -53,7 +53,7 @@ func TestRefreshHonoursRateLimitReset(t *testing.T) {
 				e, ok := errors.AsType[*ddoauth.Error](err)
 				require.True(t, ok)
 				assert.Equal(t, http.StatusTooManyRequests, e.StatusCode)
-				assert.Equal(t, &ddoauth.RateLimit{Name: "oauth_token", Limit: 100, Period: 2 * time.Minute, Remaining: 0,
+				assert.Equal(t, &ddoauth.RateLimit{Name: "token", Limit: 100, Period: 2 * time.Minute, Remaining: 0,
 					Reset: 2 * time.Minute}, e.RateLimit)
 			})
 		})

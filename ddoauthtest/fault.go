@@ -50,7 +50,8 @@ type Fault struct {
 	// until the rate limit's period ends, in whole seconds (rounded up).
 	// Zero means RetryAfter, or one second. A 429 answer carries
 	// Datadog's X-RateLimit-Limit, -Period, -Remaining (0), -Reset and
-	// -Name headers, not Retry-After unless RetryAfter is set.
+	// -Name headers (Header overrides them), not Retry-After unless
+	// RetryAfter is set.
 	RateLimitReset time.Duration
 	// Header is added to the answer, and to the normal answer of a
 	// delay-only fault.
@@ -195,11 +196,12 @@ func (s *Server) serveFault(w *statusWriter, r *http.Request, x *exchange, f *Fa
 	}
 	if status == http.StatusTooManyRequests {
 		reset := cmp.Or(f.RateLimitReset, f.RetryAfter, time.Second)
-		h.Set("X-RateLimit-Limit", "100")
-		h.Set("X-RateLimit-Period", seconds(max(reset, time.Minute)))
-		h.Set("X-RateLimit-Remaining", "0")
-		h.Set("X-RateLimit-Reset", seconds(reset))
-		h.Set("X-RateLimit-Name", "oauth_"+string(x.endpoint))
+		for k, v := range map[string]string{"X-RateLimit-Limit": "100", "X-RateLimit-Period": seconds(max(reset, time.Minute)),
+			"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": seconds(reset), "X-RateLimit-Name": string(x.endpoint)} {
+			if h.Get(k) == "" { // Header wins
+				h.Set(k, v)
+			}
+		}
 	}
 	if f.Body != "" {
 		if h.Get("Content-Type") == "" {

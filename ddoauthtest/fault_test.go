@@ -71,7 +71,7 @@ func TestFaults(t *testing.T) {
 				assert.Equal(t, "90", resp.Header.Get("X-RateLimit-Period"))
 				assert.Equal(t, "0", resp.Header.Get("X-RateLimit-Remaining"))
 				assert.Equal(t, "90", resp.Header.Get("X-RateLimit-Reset"))
-				assert.Equal(t, "oauth_token", resp.Header.Get("X-RateLimit-Name"))
+				assert.Equal(t, "token", resp.Header.Get("X-RateLimit-Name"))
 			}},
 		{"307 to another host", ddoauthtest.Fault{RedirectTo: "https://api.datadoghq.eu/oauth2/v1/token"},
 			func(t *testing.T, resp *http.Response, _ []byte, err error) {
