@@ -466,7 +466,7 @@ func (c *Client) Complete(ctx context.Context, p *Pending, q url.Values) (*Conne
 			err = ErrAuthorization
 		}
 		e := &Error{Op: "callback", Site: p.Site.String(), Code: code, Description: desc, Err: err}
-		e.Hint = hint(err, c.clientID, p.RedirectURL)
+		e.Hint = hint(e, c.client(p.Site).ClientID, p.RedirectURL)
 		return nil, e
 	}
 	site, err := c.callbackSite(p, q)

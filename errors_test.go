@@ -170,3 +170,29 @@ func TestFailurePageShowsHint(t *testing.T) {
 	assert.NotContains(t, e.Error(), e.Hint)
 	assert.Contains(t, a.body, html.EscapeString(e.Hint[1:]))
 }
+
+// TestCallbackErrorHints checks that an error= callback gets the hint of
+// what its description names, and the client ID of its site.
+func TestCallbackErrorHints(t *testing.T) {
+	t.Parallel()
+	_, c := setup(t, jsonAnswer(200, okBody), func(cfg *ddoauth.Config) {
+		cfg.SiteClients = map[string]ddoauth.ClientCredentials{"EU1": {ClientID: "eu1-client", ClientSecret: "eu1-secret-0123456789"}}
+	})
+	tests := []struct {
+		desc    string
+		want    error
+		hintHas string
+	}{
+		{"Mismatching redirect URI", ddoauth.ErrInvalidClient, testRedirect},
+		{"Invalid client_id parameter value", ddoauth.ErrInvalidClient, `"eu1-client"`},
+	}
+	for _, tt := range tests {
+		_, p, err := c.Start(mustSite(t, "datadoghq.eu"))
+		require.NoError(t, err)
+		_, err = c.Complete(t.Context(), p, url.Values{"state": {p.State}, "error": {"invalid_request"}, "error_description": {tt.desc}})
+		require.ErrorIs(t, err, tt.want)
+		e, ok := errors.AsType[*ddoauth.Error](err)
+		require.True(t, ok)
+		assert.Contains(t, e.Hint, tt.hintHas, tt.desc)
+	}
+}
