@@ -20,7 +20,7 @@ import (
 // shown once and cannot be read again. Recovery is manual: the customer
 // revokes the key named "OAuth Client API Key" under Organization Settings
 // > API Keys, the integration is re-installed, and the flow runs again.
-var ErrAPIKeyExists = errors.New("API key already created for this organization")
+var ErrAPIKeyExists = errors.New("API key already exists")
 
 // APIKey is the API key Datadog creates for the partner in a customer's
 // organization, used to send metrics, logs and events. Datadog shows Key
@@ -71,10 +71,10 @@ type apiKeyResponse struct {
 // and shows its value once: call this once and store the result first.
 //
 // Errors wrap [ErrForbidden] for 401 and 403 (missing scope, expired or
-// revoked token), [ErrAPIKeyExists] for 400, 409 and 422, [ErrRedirectRefused]
-// for a redirect, [ErrServer] for 408, 429, a 5xx or an answer without a
-// key (retry later), or a network error (after which whether a key was
-// created is unknown).
+// revoked token), [ErrAPIKeyExists] for 400, 409 and 422, [ErrServer] for
+// a redirect, 408, 429, a 5xx or an answer without a key (retry later;
+// Error.RateLimit has Datadog's figures), or a network error (after which
+// whether a key was created is unknown).
 func (c *Client) CreateAPIKey(ctx context.Context, conn *Connection) (*APIKey, error) {
 	if conn == nil || conn.Token == nil || conn.Token.AccessToken == "" {
 		return nil, &Error{Op: "create API key", Err: ErrForbidden, Description: "the connection has no access token"}
@@ -86,10 +86,10 @@ func (c *Client) CreateAPIKey(ctx context.Context, conn *Connection) (*APIKey, e
 	at := conn.Token.AccessToken
 	status, header, body, err := c.do(ctx, http.MethodPost, site.APIKeyURL(), nil, at)
 	if err != nil {
-		return nil, transportError("create API key", site, redactErr(err, at, conn.Token.RefreshToken, c.secret))
+		return nil, transportError("create API key", site, redactErr(err, at, conn.Token.RefreshToken, c.client(site).ClientSecret))
 	}
 	if status < 200 || status > 299 {
-		e := responseError("create API key", site, status, header, body, at, conn.Token.RefreshToken, c.secret)
+		e := responseError("create API key", site, status, header, body, at, conn.Token.RefreshToken, c.client(site).ClientSecret)
 		switch status {
 		case http.StatusUnauthorized, http.StatusForbidden:
 			e.Err = ErrForbidden
@@ -138,8 +138,8 @@ type APIKeyStore interface {
 
 // APIKeyNotSavedError is returned when Datadog created the API key but the
 // store kept failing to save it. The key is not lost: Key returns it, so
-// the caller can put it somewhere else. Neither Error nor fmt output shows
-// more than its last four characters.
+// the caller can put it somewhere else; Datadog will not show it again.
+// Neither Error nor fmt output shows more than its last four characters.
 type APIKeyNotSavedError struct {
 	key *APIKey
 	Err error // the store's last error
@@ -149,8 +149,7 @@ type APIKeyNotSavedError struct {
 func (e *APIKeyNotSavedError) Key() *APIKey { return e.key }
 
 func (e *APIKeyNotSavedError) Error() string {
-	return fmt.Sprintf("ddoauth: API key ending %q was created but not saved: %v; "+
-		"APIKeyNotSavedError.Key has it, and Datadog will not show it again", e.key.Last4, e.Err)
+	return fmt.Sprintf("ddoauth: API key ending %q created but not saved: %v", e.key.Last4, e.Err)
 }
 
 func (e *APIKeyNotSavedError) Unwrap() error { return e.Err }
@@ -226,7 +225,7 @@ func (c *Client) EnsureAPIKey(ctx context.Context, conn *Connection, store APIKe
 		if err == nil {
 			return key, nil
 		}
-		d, ok := c.retry.Delay(attempt, 0)
+		d, ok := c.retry.Delay(ctx, attempt, 0)
 		if !ok {
 			break
 		}

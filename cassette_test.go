@@ -216,8 +216,8 @@ func TestCassetteExchange(t *testing.T) {
 		hintHas        string
 	}{
 		{"exchange_invalid_client_id", "datadoghq.com", ddoauth.ErrInvalidClient, 400, "invalid_request", cassetteClientID},
-		{"exchange_redirect_mismatch", "us3.datadoghq.com", ddoauth.ErrRedirectURIMismatch, 400, "invalid_request", cassetteRedirect},
-		{"exchange_invalid_code_verifier", "us5.datadoghq.com", ddoauth.ErrInvalidCodeVerifier, 400, "invalid_request", "verifier"},
+		{"exchange_redirect_mismatch", "us3.datadoghq.com", ddoauth.ErrInvalidClient, 400, "invalid_request", cassetteRedirect},
+		{"exchange_invalid_code_verifier", "us5.datadoghq.com", ddoauth.ErrInvalidGrant, 400, "invalid_request", "verifier"},
 		{"exchange_invalid_client", "ap1.datadoghq.com", ddoauth.ErrInvalidClient, 401, "invalid_client", cassetteClientID},
 	}
 	for _, tt := range tests {

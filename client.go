@@ -32,11 +32,25 @@ type Config struct {
 	// ClientSecret is the OAuth client's secret.
 	ClientSecret string
 
-	// ClientSecretFunc, if set, is called for the secret on every request
-	// that needs it, instead of ClientSecret. Datadog keeps one active
-	// secret per client, so a secret read at use time survives rotation
-	// without a restart.
-	ClientSecretFunc func(ctx context.Context) (string, error)
+	// ClientSecretFunc, if set, is called for the secret of site's OAuth
+	// client on every request that needs it, instead of ClientSecret and
+	// the secrets of SiteClients; site is a region, without organization
+	// subdomain. Datadog keeps one active secret per client, so a secret
+	// read at use time survives rotation without a restart.
+	ClientSecretFunc func(ctx context.Context, site Site) (string, error)
+
+	// SiteClients gives the OAuth client of each site where the partner's
+	// client has another ID and secret than ClientID and ClientSecret:
+	// each site's Developer Platform registers clients of its own (an EU1
+	// sandbox yields its own ID and secret), and some partners publish one
+	// per region. Keys are site names ("EU1") or domains ("datadoghq.eu"),
+	// of built-in sites or of Sites. A site's authorize URL, token
+	// exchange, refresh and revocation use its entry; sites without one
+	// use ClientID and ClientSecret. With ClientSecretFunc, entries leave
+	// ClientSecret empty. Start with the zero Site authorizes with US1's
+	// client: a customer of a site whose client differs starts from a link
+	// that names the site.
+	SiteClients map[string]ClientCredentials
 
 	// RedirectURL is the callback URL registered on the client. It must
 	// be https, or http on a loopback address for local development.
@@ -87,13 +101,29 @@ type Config struct {
 	Sites []Site
 }
 
+// ClientCredentials are an OAuth client's ID and secret. Format and
+// LogValue leave the secret out.
+type ClientCredentials struct {
+	ClientID     string
+	ClientSecret string
+}
+
+// Format prints cc without its secret, for every verb.
+func (cc ClientCredentials) Format(f fmt.State, verb rune) {
+	fmt.Fprintf(f, "ddoauth.ClientCredentials{ClientID:%q ClientSecret:%s}", cc.ClientID, redacted(cc.ClientSecret))
+}
+
+// LogValue logs cc without its secret.
+func (cc ClientCredentials) LogValue() slog.Value { return slog.StringValue(cc.ClientID) }
+
 // Client runs Datadog's OAuth2 authorization code flow with PKCE for
 // every Datadog site. Make one with New; the zero Client is not usable. A
 // Client is safe for concurrent use; two Clients share no state.
 type Client struct {
 	clientID       string
 	secret         string
-	secretFunc     func(context.Context) (string, error)
+	secretFunc     func(context.Context, Site) (string, error)
+	siteClients    map[string]ClientCredentials // by region domain
 	redirectURL    string
 	scopes         []string
 	hc             *http.Client // credential-bearing: never follows redirects
@@ -118,7 +148,7 @@ func New(cfg Config) (*Client, error) {
 	bad := func(format string, args ...any) (*Client, error) {
 		return nil, &Error{Op: "new client", Err: ErrInvalidConfig, Description: fmt.Sprintf(format, args...)}
 	}
-	if cfg.ClientID == "" || strings.ContainsFunc(cfg.ClientID, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+	if badClientID(cfg.ClientID) {
 		return bad("ClientID is empty or contains spaces or control characters")
 	}
 	if cfg.ClientSecret == "" && cfg.ClientSecretFunc == nil {
@@ -165,6 +195,27 @@ func New(cfg Config) (*Client, error) {
 		}
 		c.extra = append(c.extra, s.info)
 	}
+	for key, cc := range cfg.SiteClients {
+		site, err := c.siteNamed(key)
+		if err != nil {
+			return bad("SiteClients key %q names no site: use a site name such as EU1 or a domain", truncate(key, 64))
+		}
+		switch {
+		case badClientID(cc.ClientID):
+			return bad("SiteClients[%q].ClientID is empty or contains spaces or control characters", key)
+		case cfg.ClientSecretFunc == nil && cc.ClientSecret == "":
+			return bad("SiteClients[%q].ClientSecret is required without ClientSecretFunc", key)
+		case cfg.ClientSecretFunc != nil && cc.ClientSecret != "":
+			return bad("SiteClients[%q]: set its ClientSecret or ClientSecretFunc, not both", key)
+		}
+		if c.siteClients == nil {
+			c.siteClients = map[string]ClientCredentials{}
+		}
+		if _, dup := c.siteClients[site.Domain()]; dup {
+			return bad("SiteClients names site %s twice", site.Name())
+		}
+		c.siteClients[site.Domain()] = cc
+	}
 	if c.log == nil {
 		c.log = slog.New(slog.DiscardHandler)
 	}
@@ -192,14 +243,44 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
+func badClientID(id string) bool {
+	return id == "" || strings.ContainsFunc(id, func(r rune) bool { return r <= ' ' || r == 0x7f })
+}
+
+// siteNamed resolves a SiteClients key: a site's name or any value
+// ResolveSite takes, naming a region without organization subdomain.
+func (c *Client) siteNamed(key string) (Site, error) {
+	for _, table := range [2][]*siteInfo{builtInSites, c.extra} {
+		for _, info := range table {
+			if strings.EqualFold(info.name, key) {
+				return Site{info: info}, nil
+			}
+		}
+	}
+	site, err := c.ResolveSite(key)
+	if err == nil && site.Org() != "" {
+		err = siteError("site clients", key, "names an organization, not a site")
+	}
+	return site, err
+}
+
+// client returns the OAuth client registered at site: its SiteClients
+// entry, or the default one. ClientSecret is empty with ClientSecretFunc.
+func (c *Client) client(site Site) ClientCredentials {
+	if cc, ok := c.siteClients[site.Domain()]; ok {
+		return cc
+	}
+	return ClientCredentials{ClientID: c.clientID, ClientSecret: c.secret}
+}
+
 // leaseTTL is how long a refresh or an API key creation holds its lease:
 // longer than the work it guards may take.
 func (c *Client) leaseTTL() time.Duration { return c.refreshTimeout + c.refreshTimeout/4 }
 
 // Format prints cfg without its client secret, for every verb.
 func (cfg Config) Format(f fmt.State, verb rune) {
-	fmt.Fprintf(f, "ddoauth.Config{ClientID:%q ClientSecret:%s ClientSecretFunc:%t RedirectURL:%q Scopes:%q Sites:%v}",
-		cfg.ClientID, redacted(cfg.ClientSecret), cfg.ClientSecretFunc != nil, cfg.RedirectURL, cfg.Scopes, cfg.Sites)
+	fmt.Fprintf(f, "ddoauth.Config{ClientID:%q ClientSecret:%s ClientSecretFunc:%t SiteClients:%v RedirectURL:%q Scopes:%q Sites:%v}",
+		cfg.ClientID, redacted(cfg.ClientSecret), cfg.ClientSecretFunc != nil, cfg.SiteClients, cfg.RedirectURL, cfg.Scopes, cfg.Sites)
 }
 
 // LogValue logs cfg without its client secret.
@@ -343,7 +424,7 @@ func (c *Client) Start(site Site, opts ...StartOption) (authURL string, p *Pendi
 
 func (c *Client) oauth2Config(s Site, redirectURL, secret string) *oauth2.Config {
 	return &oauth2.Config{
-		ClientID:     c.clientID,
+		ClientID:     c.client(s).ClientID,
 		ClientSecret: secret,
 		RedirectURL:  redirectURL,
 		Scopes:       c.scopes,
@@ -370,9 +451,9 @@ func (c *Client) oauth2Config(s Site, redirectURL, secret string) *oauth2.Config
 // [ErrAccessDenied] or [ErrAuthorization] (with Error.Code) for error=
 // callbacks, [ErrSiteMismatch], [ErrUnknownSite], [ErrInvalidCallback]
 // (with [ErrInvalidOrgID] for a dd_oid that is not a UUID),
-// [ErrInvalidCodeVerifier], and the token endpoint's [ErrInvalidClient],
-// [ErrRedirectURIMismatch], [ErrInvalidGrant], [ErrRedirectRefused] and
-// [ErrServer]. Network errors are wrapped as they are.
+// [ErrInvalidGrant] for a malformed verifier, and the token endpoint's
+// [ErrInvalidClient], [ErrInvalidGrant] and [ErrServer]. Network errors
+// are wrapped as they are.
 func (c *Client) Complete(ctx context.Context, p *Pending, q url.Values) (*Connection, error) {
 	if p == nil {
 		return nil, &Error{Op: "callback", Err: ErrStateMismatch, Description: "no pending authorization"}
@@ -397,7 +478,7 @@ func (c *Client) Complete(ctx context.Context, p *Pending, q url.Values) (*Conne
 			err = ErrAuthorization
 		}
 		e := &Error{Op: "callback", Site: p.Site.String(), Code: code, Description: desc, Err: err}
-		e.Hint = hint(err, c.clientID, p.RedirectURL)
+		e.Hint = hint(e, c.client(p.Site).ClientID, p.RedirectURL)
 		return nil, e
 	}
 	site, err := c.callbackSite(p, q)
@@ -462,22 +543,24 @@ func (c *Client) callbackSite(p *Pending, q url.Values) (Site, error) {
 	return site.Region(), nil
 }
 
-func (c *Client) clientSecret(ctx context.Context) (string, error) {
+// clientSecret returns the secret of site's OAuth client.
+func (c *Client) clientSecret(ctx context.Context, site Site) (string, error) {
+	site = site.Region()
 	if c.secretFunc == nil {
-		return c.secret, nil
+		return c.client(site).ClientSecret, nil
 	}
-	s, err := c.secretFunc(ctx)
+	s, err := c.secretFunc(ctx, site)
 	if err == nil && s == "" {
 		err = errors.New("empty secret")
 	}
 	if err != nil {
-		return "", &Error{Op: "client secret", Err: err}
+		return "", &Error{Op: "client secret", Site: site.String(), Err: err}
 	}
 	return s, nil
 }
 
 func (c *Client) exchange(ctx context.Context, site Site, code string, p *Pending) (*Connection, error) {
-	secret, err := c.clientSecret(ctx)
+	secret, err := c.clientSecret(ctx, site)
 	if err != nil {
 		return nil, err
 	}
@@ -488,12 +571,9 @@ func (c *Client) exchange(ctx context.Context, site Site, code string, p *Pendin
 	tok, err := cfg.Exchange(context.WithValue(rctx, oauth2.HTTPClient, c.hc), code, oauth2.VerifierOption(p.Verifier))
 	if err != nil {
 		e := timedOut(rctx, c.tokenError("exchange", site, err, secret, code, p.Verifier))
-		if e.Err == ErrInvalidCodeVerifier {
-			e.also = []error{ErrInvalidGrant}
-		}
-		e.Hint = hint(e.Err, c.clientID, p.RedirectURL)
-		c.log.LogAttrs(ctx, slog.LevelWarn, "ddoauth: token exchange failed",
-			slog.String("site", site.Name()), slog.Int("status", e.StatusCode), slog.String("error", e.Error()))
+		e.Hint = hint(e, cfg.ClientID, p.RedirectURL)
+		c.log.LogAttrs(ctx, slog.LevelWarn, "ddoauth: token exchange failed", slog.String("site", site.Name()),
+			slog.Int("status", e.StatusCode), slog.String("request_id", e.RequestID), slog.String("error", e.Error()))
 		return nil, e
 	}
 	conn := newConnection(site, tok, start)

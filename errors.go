@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"mime"
 	"net/http"
 	"net/url"
@@ -39,24 +40,21 @@ var (
 	// ErrAuthorization: the authorize step failed with another RFC 6749
 	// §4.1.2.1 error code; Error.Code has it.
 	ErrAuthorization = errors.New("authorization failed")
-	// ErrInvalidClient: Datadog does not accept the client ID or secret.
+	// ErrInvalidClient: Datadog does not accept the OAuth client: its ID,
+	// its secret, or the redirect URI sent (Error.Description and
+	// Error.Hint say which). The partner's configuration must change.
 	ErrInvalidClient = errors.New("invalid client")
-	// ErrRedirectURIMismatch: the redirect URI is not one registered on the client.
-	ErrRedirectURIMismatch = errors.New("redirect URI mismatch")
-	// ErrInvalidCodeVerifier: the code or PKCE verifier was refused, or a
-	// verifier restored from storage is malformed.
-	ErrInvalidCodeVerifier = errors.New("invalid code or code verifier")
-	// ErrInvalidGrant: the grant (code or refresh token) is invalid, expired
-	// or revoked: the customer must authorize again.
+	// ErrInvalidGrant: the grant is invalid, expired or revoked: an
+	// authorization code already used or expired, a PKCE verifier that is
+	// not the one kept since Start or is malformed (RFC 7636 §4.6), or a
+	// refresh token Datadog refuses. The customer must authorize again.
 	ErrInvalidGrant = errors.New("invalid grant")
 	// ErrForbidden: Datadog answered 403: a scope is missing, or the token
 	// is expired, revoked or not for this organization.
 	ErrForbidden = errors.New("forbidden")
-	// ErrRedirectRefused: a credential-bearing request was answered with a
-	// redirect, which ddoauth never follows.
-	ErrRedirectRefused = errors.New("redirect not followed")
-	// ErrServer: Datadog failed (5xx, or a body that is not what the
-	// endpoint documents).
+	// ErrServer: Datadog failed: a 5xx or 429, a redirect (a request
+	// carrying credentials never follows one), or a body that is not what
+	// the endpoint documents. Try again later.
 	ErrServer = errors.New("server error")
 	// ErrInvalidConfig: New was given a Config it cannot work with.
 	ErrInvalidConfig = errors.New("invalid config")
@@ -66,7 +64,7 @@ var (
 	// ErrRevoked: the connection's grant is gone (Datadog answered
 	// invalid_grant to a refresh). The connection is marked Revoked in its
 	// Store and not refreshed again; the customer must authorize again.
-	ErrRevoked = errors.New("connection revoked: the customer must authorize again")
+	ErrRevoked = errors.New("connection revoked")
 	// ErrNetwork: Datadog gave no answer (connection refused or reset,
 	// TLS failure, timeout). Err holds the transport's error.
 	ErrNetwork = errors.New("no answer from Datadog")
@@ -81,7 +79,10 @@ var (
 // client secret, code, verifier, token or API key appears in its fields.
 //
 // Use errors.Is with the sentinels above to branch and errors.As to read
-// the details.
+// the details. Error() is one line for a log: the operation, the site, the
+// cause, the start of the description, the OAuth code and the HTTP status.
+// Hint and the whole Description are for people, on a page or in a
+// support ticket.
 type Error struct {
 	Op          string        // what failed: "resolve site", "callback", "exchange", ...
 	Site        string        // the site's host form, when one is known
@@ -91,10 +92,29 @@ type Error struct {
 	Hint        string        // what to do about it
 	RequestID   string        // Datadog's request ID, when the response carried a plain one with no secret in it
 	RetryAfter  time.Duration // the answer's Retry-After, if any
+	RateLimit   *RateLimit    // the answer's X-RateLimit-* headers, or nil
 	Err         error         // a sentinel above, or the underlying cause
 
 	also []error // further sentinels the failure also counts as
 }
+
+// RateLimit is what Datadog's X-RateLimit-* headers said about the rate
+// limit an answer counts against. A header that was absent or not a
+// number leaves its field zero.
+type RateLimit struct {
+	Name      string        // X-RateLimit-Name: which limit
+	Limit     int           // X-RateLimit-Limit: requests allowed per Period
+	Period    time.Duration // X-RateLimit-Period
+	Remaining int           // X-RateLimit-Remaining: requests left in this period
+	Reset     time.Duration // X-RateLimit-Reset: time until the period ends
+}
+
+// redirectRefused describes a redirect answered to a request that carries
+// credentials.
+const redirectRefused = "redirect not followed"
+
+// maxErrorDescription is how much of Description Error() shows.
+const maxErrorDescription = 60
 
 func (e *Error) Error() string {
 	var b strings.Builder
@@ -106,36 +126,52 @@ func (e *Error) Error() string {
 	}
 	if e.Err != nil {
 		b.WriteString(": ")
-		b.WriteString(e.Err.Error())
-	}
-	if e.Code != "" {
-		b.WriteString(": ")
-		b.WriteString(e.Code)
+		b.WriteString(causeText(e.Err))
 	}
 	if e.Description != "" {
 		b.WriteString(": ")
-		b.WriteString(e.Description)
+		b.WriteString(truncate(e.Description, maxErrorDescription))
 	}
-	if e.StatusCode != 0 {
-		fmt.Fprintf(&b, " (HTTP %d", e.StatusCode)
-		if e.RequestID != "" {
-			b.WriteString(", request ")
-			b.WriteString(e.RequestID)
+	if e.Code != "" || e.StatusCode != 0 {
+		b.WriteString(" (")
+		b.WriteString(e.Code)
+		if e.StatusCode != 0 {
+			if e.Code != "" {
+				b.WriteString(", ")
+			}
+			fmt.Fprintf(&b, "HTTP %d", e.StatusCode)
 		}
 		b.WriteString(")")
-	}
-	if e.Hint != "" {
-		b.WriteString("; hint: ")
-		b.WriteString(e.Hint)
 	}
 	return b.String()
 }
 
+// causeText is err's message without the method and URL net/http puts
+// before a transport error: Op and Site already say where it went.
+func causeText(err error) string {
+	msg := err.Error()
+	if ue, ok := errors.AsType[*url.Error](err); ok && ue.Err != nil {
+		if inner := ue.Err.Error(); strings.HasSuffix(msg, ": "+inner) {
+			return inner
+		}
+	}
+	return msg
+}
+
 // Unwrap returns Err and, for failures that are two things at once, the
-// second sentinel: "Invalid code or code verifier" is both
-// ErrInvalidCodeVerifier and ErrInvalidGrant, since Datadog's answer does
-// not say which; a failed revocation is ErrNotRevoked and the cause.
+// second sentinel: a failed revocation is ErrNotRevoked and the cause.
 func (e *Error) Unwrap() []error { return append([]error{e.Err}, e.also...) }
+
+// wait is how long Datadog asked to wait before trying again: the longer
+// of Retry-After and, when the answer is a 429 or the period's requests
+// are used up, the time until the rate limit's period ends.
+func (e *Error) wait() time.Duration {
+	d := e.RetryAfter
+	if rl := e.RateLimit; rl != nil && (e.StatusCode == http.StatusTooManyRequests || rl.Remaining == 0 && rl.Limit > 0) {
+		d = max(d, rl.Reset)
+	}
+	return d
+}
 
 // oauthBody is the union of Datadog's error shapes: RFC 6749 §5.2 on the
 // OAuth endpoints and {"errors": [...]} on the REST API, with the secrets
@@ -195,6 +231,9 @@ func responseError(op string, site Site, status int, header http.Header, body []
 	} else if status >= 300 {
 		e.Description = "non-JSON body of " + strconv.Itoa(len(body)) + " bytes"
 	}
+	if status >= 300 && status < 400 {
+		e.Description = redirectRefused
+	}
 	e.Err = classify(status, e.Code, e.Description)
 	if v := header.Get("Retry-After"); v != "" {
 		if n, err := strconv.Atoi(v); err == nil && n >= 0 {
@@ -203,7 +242,44 @@ func responseError(op string, site Site, status int, header http.Header, body []
 			e.RetryAfter = max(time.Until(t), 0)
 		}
 	}
+	e.RateLimit = rateLimit(header, r)
 	return e
+}
+
+// maxRateLimitSeconds caps the figures of X-RateLimit-Period and -Reset
+// (a day), so that no header overflows a Duration.
+const maxRateLimitSeconds = 24 * 60 * 60
+
+// rateLimit reads Datadog's X-RateLimit-* headers, or returns nil when the
+// answer has none.
+func rateLimit(h http.Header, r *redact.Redactor) *RateLimit {
+	num := func(name string, limit int) (int, bool) {
+		v := h.Get(name)
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		return min(n, limit), v != "" && err == nil && n >= 0
+	}
+	var rl RateLimit
+	var found, ok bool
+	var n int
+	if n, ok = num("X-RateLimit-Limit", math.MaxInt32); ok {
+		rl.Limit, found = n, true
+	}
+	if n, ok = num("X-RateLimit-Period", maxRateLimitSeconds); ok {
+		rl.Period, found = time.Duration(n)*time.Second, true
+	}
+	if n, ok = num("X-RateLimit-Remaining", math.MaxInt32); ok {
+		rl.Remaining, found = n, true
+	}
+	if n, ok = num("X-RateLimit-Reset", maxRateLimitSeconds); ok {
+		rl.Reset, found = time.Duration(n)*time.Second, true
+	}
+	if v := h.Get("X-RateLimit-Name"); v != "" {
+		rl.Name, found = r.Text(v, 64), true
+	}
+	if !found {
+		return nil
+	}
+	return &rl
 }
 
 // classify maps Datadog's answers to sentinels. Codes that say one thing
@@ -224,11 +300,8 @@ func classify(status int, code, desc string) error {
 	case strings.Contains(d, "invalid client_id"):
 		return ErrInvalidClient
 	case strings.Contains(d, "mismatching redirect uri"):
-		return ErrRedirectURIMismatch
-	case strings.Contains(d, "code verifier"), strings.Contains(d, "code_verifier"):
-		return ErrInvalidCodeVerifier
-	}
-	if code == "invalid_grant" {
+		return ErrInvalidClient
+	case strings.Contains(d, "code verifier"), strings.Contains(d, "code_verifier"), code == "invalid_grant":
 		return ErrInvalidGrant
 	}
 	switch {
@@ -236,9 +309,7 @@ func classify(status int, code, desc string) error {
 		return ErrInvalidClient
 	case status == http.StatusForbidden:
 		return ErrForbidden
-	case status >= 300 && status < 400:
-		return ErrRedirectRefused
-	case status >= 500, status == http.StatusTooManyRequests, status == http.StatusRequestTimeout:
+	case status >= 500, status >= 300 && status < 400, status == http.StatusTooManyRequests, status == http.StatusRequestTimeout:
 		return ErrServer
 	case code != "":
 		return ErrAuthorization
@@ -286,16 +357,21 @@ func redactErr(err error, secrets ...string) error {
 }
 
 // hint says what to do, in terms of what the caller sent. It names the
-// client ID and redirect URI, which are public, never a secret.
+// client ID and redirect URI, which are public, never a secret. err is
+// best the *Error itself: its Op and Description refine the advice.
 func hint(err error, clientID, redirectURL string) string {
+	var op, desc string
+	if e, ok := errors.AsType[*Error](err); ok {
+		op, desc = e.Op, strings.ToLower(e.Description)
+	}
 	switch {
+	case errors.Is(err, ErrInvalidClient) && strings.Contains(desc, "redirect uri"):
+		return fmt.Sprintf("redirect_uri %q must match a redirect URI on the OAuth client exactly; "+
+			"test and published clients are configured separately", redirectURL)
 	case errors.Is(err, ErrInvalidClient):
 		return fmt.Sprintf("Datadog did not accept client_id %q: an unpublished OAuth client authorizes only its sandbox organization, "+
 			"and test and published clients have different IDs and secrets; check the ID and the current secret", clientID)
-	case errors.Is(err, ErrRedirectURIMismatch):
-		return fmt.Sprintf("redirect_uri %q must match a redirect URI on the OAuth client exactly; "+
-			"test and published clients are configured separately", redirectURL)
-	case errors.Is(err, ErrInvalidCodeVerifier):
+	case errors.Is(err, ErrInvalidGrant) && (op == "exchange" || op == "validate verifier"):
 		return "the code was already used or expired, or the verifier is not the one kept from the start of this authorization " +
 			"(the pending state must survive from authorize to callback; ddoauth always sends form-encoded bodies): start again"
 	case errors.Is(err, ErrInvalidGrant):
@@ -303,14 +379,14 @@ func hint(err error, clientID, redirectURL string) string {
 	case errors.Is(err, ErrForbidden):
 		return "the token lacks a scope this call needs, or it is expired or revoked; " +
 			"data is sent with the API key (scope api_keys_write), not a token scope"
-	case errors.Is(err, ErrRedirectRefused):
-		return "requests carrying credentials never follow redirects; the site's token URL must answer directly"
 	case errors.Is(err, ErrStateMismatch):
 		return "the callback does not belong to the pending authorization: start again from the onboarding link"
 	case errors.Is(err, ErrSiteMismatch):
 		return "the callback names another region than the one the authorization started at: start again"
 	case errors.Is(err, ErrStateExpired):
 		return "the authorization took too long: start again from the onboarding link"
+	case errors.Is(err, ErrServer) && desc == redirectRefused:
+		return "requests carrying credentials never follow redirects; the site's token URL must answer directly"
 	}
 	return ""
 }

@@ -182,7 +182,7 @@ func ExampleClient_Revoke() {
 func ExampleValidateVerifier() {
 	fmt.Println(ddoauth.ValidateVerifier(ddoauth.NewVerifier()))
 	err := ddoauth.ValidateVerifier("truncated-in-storage")
-	fmt.Println(errors.Is(err, ddoauth.ErrInvalidCodeVerifier))
+	fmt.Println(errors.Is(err, ddoauth.ErrInvalidGrant))
 	fmt.Println(ddoauth.Challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"))
 	// Output:
 	// <nil>

@@ -334,7 +334,7 @@ func (h *Handlers) Onboarding() http.Handler { return http.HandlerFunc(h.onboard
 // [ErrInvalidCallback], a code Datadog refused ([ErrInvalidGrant]) and
 // other authorize errors; 403 for [ErrAccessDenied]; 409 for
 // [ErrAPIKeyExists] from OnConnect. Failures of the partner's side
-// ([ErrInvalidClient], [ErrRedirectURIMismatch], [ErrForbidden],
+// ([ErrInvalidClient], [ErrForbidden],
 // OnConnect, an [*APIKeyNotSavedError] from OnConnect, whose grant is
 // kept) are 500; of Datadog's or the network, 502. HandlerConfig.FailureURL
 // or OnFailure, when set, answer failures instead.
@@ -711,7 +711,7 @@ func failure(err error) (int, string) {
 		return http.StatusBadRequest, "Datadog's answer names an organization ID that is not valid. Start again."
 	case errors.Is(err, ErrInvalidCallback):
 		return http.StatusBadRequest, "Datadog's answer has no authorization code. Start again."
-	case errors.Is(err, ErrInvalidCodeVerifier), errors.Is(err, ErrInvalidGrant):
+	case errors.Is(err, ErrInvalidGrant):
 		return http.StatusBadRequest, "Datadog did not accept the authorization code."
 	case errors.Is(err, ErrAPIKeyExists):
 		return http.StatusConflict, "The integration already has an API key in this organization."
@@ -719,10 +719,10 @@ func failure(err error) (int, string) {
 		return http.StatusBadGateway, "Datadog could not authorize just now. Try again later."
 	case errors.Is(err, ErrAuthorization):
 		return http.StatusBadRequest, "Datadog refused the authorization."
-	case errors.Is(err, ErrInvalidClient), errors.Is(err, ErrRedirectURIMismatch), errors.Is(err, ErrForbidden),
+	case errors.Is(err, ErrInvalidClient), errors.Is(err, ErrForbidden),
 		errors.Is(err, ErrInvalidConfig):
 		return http.StatusInternalServerError, "The integration is misconfigured."
-	case errors.Is(err, ErrServer), errors.Is(err, ErrRedirectRefused):
+	case errors.Is(err, ErrServer):
 		return http.StatusBadGateway, "Datadog could not complete the authorization. Try again later."
 	case errors.Is(err, ErrNetwork):
 		return http.StatusBadGateway, "Datadog could not be reached. Try again later."

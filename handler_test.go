@@ -665,7 +665,7 @@ func TestHandlersRejections(t *testing.T) {
 				one.RawQuery = q.Encode()
 				return get(t, b, one.String())
 			},
-			status: http.StatusBadRequest, want: []error{ddoauth.ErrInvalidCodeVerifier}, tokens: 1,
+			status: http.StatusBadRequest, want: []error{ddoauth.ErrInvalidGrant}, tokens: 1,
 		},
 		{
 			name: "mix-up: the callback names another region",

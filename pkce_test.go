@@ -72,7 +72,7 @@ func TestValidateVerifier(t *testing.T) {
 				return
 			}
 			require.Error(t, err)
-			assert.ErrorIs(t, err, ddoauth.ErrInvalidCodeVerifier)
+			assert.ErrorIs(t, err, ddoauth.ErrInvalidGrant)
 			var e *ddoauth.Error
 			require.True(t, errors.As(err, &e))
 			if tt.v != "" {

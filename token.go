@@ -111,7 +111,7 @@ func (c *Client) Refresh(ctx context.Context, conn *Connection) (*Connection, er
 	if err != nil {
 		return nil, err
 	}
-	secret, err := c.clientSecret(ctx)
+	secret, err := c.clientSecret(ctx, site)
 	if err != nil {
 		return nil, err
 	}
@@ -123,9 +123,9 @@ func (c *Client) Refresh(ctx context.Context, conn *Connection) (*Connection, er
 	tok, err := src.Token()
 	if err != nil {
 		e := timedOut(rctx, c.tokenError("refresh", site, err, secret, rt, conn.Token.AccessToken))
-		e.Hint = hint(e.Err, c.clientID, c.redirectURL)
-		c.log.LogAttrs(ctx, slog.LevelWarn, "ddoauth: token refresh failed",
-			slog.String("site", site.Name()), slog.Int("status", e.StatusCode), slog.String("error", e.Error()))
+		e.Hint = hint(e, c.client(site).ClientID, c.redirectURL)
+		c.log.LogAttrs(ctx, slog.LevelWarn, "ddoauth: token refresh failed", slog.String("site", site.Name()),
+			slog.Int("status", e.StatusCode), slog.String("request_id", e.RequestID), slog.String("error", e.Error()))
 		return nil, e
 	}
 	next := newConnection(site, tok, start)
@@ -154,7 +154,7 @@ func (c *Client) Revoke(ctx context.Context, conn *Connection) error {
 	if err != nil {
 		return err
 	}
-	secret, err := c.clientSecret(ctx)
+	secret, err := c.clientSecret(ctx, site)
 	if err != nil {
 		return err
 	}
@@ -168,7 +168,7 @@ func (c *Client) Revoke(ctx context.Context, conn *Connection) error {
 		form := url.Values{
 			"token":           {t.value},
 			"token_type_hint": {t.hint},
-			"client_id":       {c.clientID},
+			"client_id":       {c.client(site).ClientID},
 			"client_secret":   {secret},
 		}
 		status, header, body, err := c.do(ctx, http.MethodPost, site.RevokeURL(), form, "")

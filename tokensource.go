@@ -419,11 +419,11 @@ func (ts *TokenSource) refreshWithRetry(ctx context.Context, conn *Connection) (
 		if err == nil || !retryable(err) {
 			return next, err
 		}
-		var retryAfter time.Duration
+		var wait time.Duration
 		if e, ok := errors.AsType[*Error](err); ok {
-			retryAfter = e.RetryAfter
+			wait = e.wait()
 		}
-		d, ok := ts.c.retry.Delay(attempt, retryAfter)
+		d, ok := ts.c.retry.Delay(ctx, attempt, wait)
 		if !ok {
 			return nil, err
 		}

@@ -123,7 +123,7 @@ func TestClientMisuse(t *testing.T) {
 				_, err := complete(t, srv, newClient(t, srv, c), us1)
 				return err
 			}},
-		{name: "verifier lost", want: ddoauth.ErrInvalidCodeVerifier, tokenPOSTs: 1,
+		{name: "verifier lost", want: ddoauth.ErrInvalidGrant, tokenPOSTs: 1,
 			run: func(t *testing.T, srv *ddoauthtest.Server, c ddoauthtest.OAuthClient) error {
 				client := newClient(t, srv, c)
 				authURL, pending, err := client.Start(us1)
@@ -134,7 +134,7 @@ func TestClientMisuse(t *testing.T) {
 				_, err = client.Complete(ctx, pending, cb.Query())
 				return err
 			}},
-		{name: "code reused", want: ddoauth.ErrInvalidCodeVerifier, tokenPOSTs: 2,
+		{name: "code reused", want: ddoauth.ErrInvalidGrant, tokenPOSTs: 2,
 			run: func(t *testing.T, srv *ddoauthtest.Server, c ddoauthtest.OAuthClient) error {
 				client := newClient(t, srv, c)
 				authURL, pending, err := client.Start(us1)
@@ -160,7 +160,7 @@ func TestClientMisuse(t *testing.T) {
 				_, err = client.Complete(ctx, pending, q)
 				return err
 			}},
-		{name: "expired code", want: ddoauth.ErrInvalidCodeVerifier, tokenPOSTs: 1,
+		{name: "expired code", want: ddoauth.ErrInvalidGrant, tokenPOSTs: 1,
 			run: func(t *testing.T, srv *ddoauthtest.Server, c ddoauthtest.OAuthClient) error {
 				clk := newClock()
 				srv.Now = clk.Now
@@ -202,7 +202,7 @@ func TestClientMisuse(t *testing.T) {
 				_, err = client.CreateAPIKey(ctx, conn)
 				return err
 			}},
-		{name: "token endpoint redirects", want: ddoauth.ErrRedirectRefused, tokenPOSTs: 1,
+		{name: "token endpoint redirects", want: ddoauth.ErrServer, tokenPOSTs: 1,
 			run: func(t *testing.T, srv *ddoauthtest.Server, c ddoauthtest.OAuthClient) error {
 				srv.Fail(ddoauthtest.EndpointToken, ddoauthtest.Fault{RedirectTo: eu1.TokenURL()})
 				_, err := complete(t, srv, newClient(t, srv, c), us1)

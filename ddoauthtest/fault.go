@@ -1,6 +1,7 @@
 package ddoauthtest
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -15,7 +16,7 @@ import (
 // only Delay (and Header) slows the request and then serves it normally.
 // Otherwise the first of these that is set decides the answer:
 // DropConnection, RedirectTo, MalformedJSON, OversizedBody, then
-// Status/Body/RetryAfter.
+// Status/Body/RetryAfter/RateLimitReset.
 type Fault struct {
 	// Times is how many matching requests fail: 0 means 1, negative
 	// means every one until [Server.ClearFaults].
@@ -37,14 +38,21 @@ type Fault struct {
 	// OversizedBody answers (200 unless Status is set) with a JSON body
 	// larger than 1 MiB.
 	OversizedBody bool
-	// Status is the answer's status; with only RetryAfter set it
-	// defaults to 429, otherwise to 503.
+	// Status is the answer's status; with only RetryAfter or
+	// RateLimitReset set it defaults to 429, otherwise to 503.
 	Status int
 	// Body is the answer's body; empty means the endpoint's usual error
 	// shape for Status.
 	Body string
 	// RetryAfter sets the Retry-After header, in whole seconds (rounded up).
 	RetryAfter time.Duration
+	// RateLimitReset is the X-RateLimit-Reset of a 429 answer: the time
+	// until the rate limit's period ends, in whole seconds (rounded up).
+	// Zero means RetryAfter, or one second. A 429 answer carries
+	// Datadog's X-RateLimit-Limit, -Period, -Remaining (0), -Reset and
+	// -Name headers (Header overrides them), not Retry-After unless
+	// RetryAfter is set.
+	RateLimitReset time.Duration
 	// Header is added to the answer, and to the normal answer of a
 	// delay-only fault.
 	Header http.Header
@@ -117,7 +125,7 @@ func (s *Server) takeFault(x *exchange) *Fault {
 
 func (f *Fault) delayOnly() bool {
 	return !f.DropConnection && f.RedirectTo == "" && !f.MalformedJSON && !f.OversizedBody &&
-		f.Status == 0 && f.Body == "" && f.RetryAfter == 0
+		f.Status == 0 && f.Body == "" && f.RetryAfter == 0 && f.RateLimitReset == 0
 }
 
 func (s *Server) serveFault(w *statusWriter, r *http.Request, x *exchange, f *Fault) {
@@ -178,12 +186,22 @@ func (s *Server) serveFault(w *statusWriter, r *http.Request, x *exchange, f *Fa
 	}
 	if status == 0 {
 		status = http.StatusServiceUnavailable
-		if f.RetryAfter > 0 {
+		if f.RetryAfter > 0 || f.RateLimitReset > 0 {
 			status = http.StatusTooManyRequests
 		}
 	}
+	seconds := func(d time.Duration) string { return strconv.FormatInt(int64((d+time.Second-1)/time.Second), 10) }
 	if f.RetryAfter > 0 {
-		h.Set("Retry-After", strconv.FormatInt(int64((f.RetryAfter+time.Second-1)/time.Second), 10))
+		h.Set("Retry-After", seconds(f.RetryAfter))
+	}
+	if status == http.StatusTooManyRequests {
+		reset := cmp.Or(f.RateLimitReset, f.RetryAfter, time.Second)
+		for k, v := range map[string]string{"X-RateLimit-Limit": "100", "X-RateLimit-Period": seconds(max(reset, time.Minute)),
+			"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": seconds(reset), "X-RateLimit-Name": string(x.endpoint)} {
+			if h.Get(k) == "" { // Header wins
+				h.Set(k, v)
+			}
+		}
 	}
 	if f.Body != "" {
 		if h.Get("Content-Type") == "" {

@@ -60,6 +60,18 @@ func TestFaults(t *testing.T) {
 				require.NoError(t, err)
 				assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
 				assert.Equal(t, "2", resp.Header.Get("Retry-After"))
+				assert.Equal(t, "2", resp.Header.Get("X-RateLimit-Reset"))
+			}},
+		{"429 with X-RateLimit-Reset", ddoauthtest.Fault{RateLimitReset: 90 * time.Second},
+			func(t *testing.T, resp *http.Response, _ []byte, err error) {
+				require.NoError(t, err)
+				assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+				assert.Empty(t, resp.Header.Values("Retry-After"), "Datadog documents X-RateLimit-*, not Retry-After")
+				assert.Equal(t, "100", resp.Header.Get("X-RateLimit-Limit"))
+				assert.Equal(t, "90", resp.Header.Get("X-RateLimit-Period"))
+				assert.Equal(t, "0", resp.Header.Get("X-RateLimit-Remaining"))
+				assert.Equal(t, "90", resp.Header.Get("X-RateLimit-Reset"))
+				assert.Equal(t, "token", resp.Header.Get("X-RateLimit-Name"))
 			}},
 		{"307 to another host", ddoauthtest.Fault{RedirectTo: "https://api.datadoghq.eu/oauth2/v1/token"},
 			func(t *testing.T, resp *http.Response, _ []byte, err error) {

@@ -36,6 +36,16 @@ type OAuthClient struct {
 	// Datadog's partner sandbox; for everyone else it does not exist.
 	Published  bool
 	SandboxOrg string
+
+	// Sites, if set, are the only sites whose Developer Platform knows
+	// the client: elsewhere its ID is unknown, as for a partner that
+	// registers a client per region. Empty means every site.
+	Sites []ddoauth.Site
+}
+
+// at reports whether c is registered at site.
+func (c *OAuthClient) at(site ddoauth.Site) bool {
+	return len(c.Sites) == 0 || slices.ContainsFunc(c.Sites, site.SameRegion)
 }
 
 // Org is a Datadog organization. It lives in one site and may have a
@@ -230,6 +240,7 @@ func (s *Server) AddClient(c OAuthClient) {
 	}
 	c.RedirectURIs = slices.Clone(c.RedirectURIs)
 	c.Scopes = slices.Clone(c.Scopes)
+	c.Sites = slices.Clone(c.Sites)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if _, ok := s.clients[c.ID]; ok {

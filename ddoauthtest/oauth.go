@@ -52,7 +52,7 @@ func (s *Server) authorizeResult(r *http.Request, x *exchange) authzResult {
 		}
 	}
 	c := s.clients[q.Get("client_id")]
-	if c == nil || !c.Published && c.SandboxOrg != org.ID {
+	if c == nil || !c.at(x.site) || !c.Published && c.SandboxOrg != org.ID {
 		return errorPage(http.StatusBadRequest, "invalid_request", descInvalidClientID)
 	}
 	redirectURI := q.Get("redirect_uri")
@@ -326,15 +326,16 @@ type oauthFail struct {
 }
 
 // authClient checks client_id and client_secret in the form body, the only
-// place Datadog reads them. Called with s.mu held.
-func (s *Server) authClient(form url.Values) (*OAuthClient, *oauthFail) {
+// place Datadog reads them, for a client registered at site. Called with
+// s.mu held.
+func (s *Server) authClient(form url.Values, site ddoauth.Site) (*OAuthClient, *oauthFail) {
 	id, sec := form.Get("client_id"), form.Get("client_secret")
 	if id == "" || sec == "" {
 		return nil, &oauthFail{http.StatusUnauthorized, "invalid_client",
 			"Client authentication failed: client_id and client_secret must be sent in the request body"}
 	}
 	c := s.clients[id]
-	if c == nil || subtle.ConstantTimeCompare([]byte(c.Secret), []byte(sec)) != 1 {
+	if c == nil || !c.at(site) || subtle.ConstantTimeCompare([]byte(c.Secret), []byte(sec)) != 1 {
 		return nil, &oauthFail{http.StatusUnauthorized, "invalid_client", "Client authentication failed"}
 	}
 	return c, nil
@@ -371,7 +372,7 @@ func (s *Server) tokenResult(x *exchange) (*tokenResponse, *oauthFail) {
 	f := x.form
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, fail := s.authClient(f)
+	c, fail := s.authClient(f, x.site)
 	if fail != nil {
 		if ac := s.codes[f.Get("code")]; s.ConsumeCodeOnAuthFailure && ac != nil &&
 			f.Get("grant_type") == "authorization_code" && ac.site.Domain() == x.site.Domain() {
@@ -468,7 +469,7 @@ func (s *Server) revokeResult(x *exchange) *oauthFail {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	c, fail := s.authClient(x.form)
+	c, fail := s.authClient(x.form, x.site)
 	if fail != nil {
 		return fail
 	}

@@ -1,6 +1,6 @@
 // Package retry holds ddoauth's backoff policy: few attempts, exponential
-// delays with jitter, and a server's Retry-After honoured when it asks for
-// no more than the policy allows.
+// delays with jitter, and the wait a server asks for (Retry-After,
+// X-RateLimit-Reset) honoured when it ends before the caller's deadline.
 package retry
 
 import (
@@ -13,7 +13,7 @@ import (
 type Policy struct {
 	Attempts int           // total tries, first included; 0 means 4
 	Base     time.Duration // first delay; 0 means 250ms
-	Max      time.Duration // longest single delay, Retry-After included; 0 means 10s
+	Max      time.Duration // longest backoff, and longest server wait under a ctx without deadline; 0 means 10s
 }
 
 func (p Policy) attempts() int {
@@ -24,9 +24,13 @@ func (p Policy) attempts() int {
 }
 
 // Delay returns how long to wait before try number attempt+1 (attempt
-// counts from 1), and false when no try is left or the server asked for
-// longer than Max.
-func (p Policy) Delay(attempt int, retryAfter time.Duration) (time.Duration, bool) {
+// counts from 1): wait, the pause the server asked for, when it is
+// positive, else a jittered backoff. It returns false when no try is
+// left, or when the pause would end after ctx's deadline (for a ctx
+// without one, when the server asked for longer than Max): the caller then
+// fails at once with the answer it has instead of sleeping past the time
+// it has.
+func (p Policy) Delay(ctx context.Context, attempt int, wait time.Duration) (time.Duration, bool) {
 	base, maxDelay := p.Base, p.Max
 	if base <= 0 {
 		base = 250 * time.Millisecond
@@ -34,13 +38,21 @@ func (p Policy) Delay(attempt int, retryAfter time.Duration) (time.Duration, boo
 	if maxDelay <= 0 {
 		maxDelay = 10 * time.Second
 	}
-	if attempt >= p.attempts() || retryAfter > maxDelay {
+	if attempt >= p.attempts() {
 		return 0, false
 	}
-	if retryAfter > 0 {
-		return retryAfter, true
+	d := wait
+	if d <= 0 {
+		d = Backoff(attempt, base, maxDelay)
 	}
-	return Backoff(attempt, base, maxDelay), true
+	if deadline, ok := ctx.Deadline(); ok {
+		if time.Until(deadline) <= d {
+			return 0, false
+		}
+	} else if wait > maxDelay {
+		return 0, false
+	}
+	return d, true
 }
 
 // Backoff returns the pause after the n-th failure in a row (n counts
