@@ -48,6 +48,7 @@ type TokenSource struct {
 	unsaved  *Connection // refreshed but not saved: saved before any new refresh
 	failures int         // early refreshes failed in a row
 	retryAt  time.Time   // no early refresh before then
+	health   health      // for Config.OnEvent
 }
 
 // cached is a token with its Authorization header value built once, so
@@ -167,6 +168,7 @@ func (ts *TokenSource) run(ctx context.Context, call *refreshCall, rejected stri
 	// the refresh itself by RefreshTimeout.
 	ctx, cancel := context.WithTimeout(ctx, ts.c.leaseTTL()+ts.c.refreshTimeout)
 	defer cancel()
+	ctx, end := ts.c.begin(ctx, OpRefresh)
 	conn, err := ts.refresh(ctx, rejected)
 	ts.mu.Lock()
 	switch {
@@ -182,8 +184,11 @@ func (ts *TokenSource) run(ctx context.Context, call *refreshCall, rejected stri
 	}
 	call.err = err
 	ts.call = nil
+	ev := ts.health.note(ts.c, ts.id, connSite(conn), err)
 	ts.mu.Unlock()
 	close(call.done)
+	end(connSite(conn), err)
+	ts.c.emit(ctx, ev)
 }
 
 // earlyRetryBase is the first pause after a failed early refresh.
@@ -341,6 +346,8 @@ func (ts *TokenSource) acquire(ctx context.Context, conn *Connection, rejected s
 		return 0, nil, nil
 	}
 	ttl := ts.c.leaseTTL()
+	var w leaseWait
+	defer func() { w.end(conn.Site, latest, err) }()
 	for wait := 1; ; wait++ {
 		fence, err := ts.lease.Lease(ctx, connectionLease(ts.id), ts.owner, ttl)
 		if err == nil {
@@ -349,6 +356,7 @@ func (ts *TokenSource) acquire(ctx context.Context, conn *Connection, rejected s
 		if !errors.Is(err, ErrLeaseHeld) {
 			return 0, nil, storeError("lease connection", conn.Site, err)
 		}
+		ctx = w.start(ctx, ts.c)
 		if err := retry.Sleep(ctx, retry.Backoff(wait, leasePollBase, leasePollMax)); err != nil {
 			return 0, nil, &Error{Op: "refresh", Site: conn.Site.String(), Err: err, also: []error{ErrLeaseHeld},
 				Description: "another replica holds the connection's refresh lease"}
