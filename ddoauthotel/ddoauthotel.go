@@ -47,9 +47,9 @@ const ScopeName = "github.com/ddoauth/ddoauth"
 // Attribute keys. The HTTP status uses OpenTelemetry's semantic
 // convention, http.response.status_code.
 const (
-	SiteKey       = attribute.Key("ddoauth.site")       // the site's short name: "US1", "EU1"
-	OperationKey  = attribute.Key("ddoauth.operation")  // a ddoauth.Operation: "refresh"
-	OutcomeKey    = attribute.Key("ddoauth.outcome")    // ddoauth.Result.Outcome: "ok", "revoked", "5xx"
+	SiteKey       = attribute.Key("ddoauth.site")      // the site's short name: "US1", "EU1"
+	OperationKey  = attribute.Key("ddoauth.operation") // a ddoauth.Operation: "refresh"
+	OutcomeKey    = attribute.Key("ddoauth.outcome")   // ddoauth.Result.Outcome: "ok", "revoked", "5xx"
 	StatusCodeKey = attribute.Key("http.response.status_code")
 	OAuthErrorKey = attribute.Key("ddoauth.oauth.error") // an RFC 6749 error code: "invalid_grant"
 )
@@ -87,7 +87,7 @@ type Telemetry struct {
 	tracer trace.Tracer
 
 	callbacks, exchanges, refreshes, tokenRequests, leaseWaits, revocations, apiKeys metric.Int64Counter
-	refreshDuration, leaseWaitDuration                                              metric.Float64Histogram
+	refreshDuration, leaseWaitDuration                                               metric.Float64Histogram
 }
 
 // New returns a Telemetry for the given providers, the global ones by
