@@ -114,10 +114,28 @@ func observe[T any](ctx context.Context, c *Client, op Operation, site Site, f f
 // result describes how op ended with err.
 func (c *Client) result(op Operation, site Site, err error) Result {
 	r := Result{Site: c.siteOf(site, err), Outcome: outcome(op, err), Err: err}
-	if e, ok := errors.AsType[*Error](err); ok {
-		r.StatusCode, r.Code = e.StatusCode, oauthCode(e.Code)
-	}
+	r.StatusCode, r.Code = answer(err)
+	r.Code = oauthCode(r.Code)
 	return r
+}
+
+// answer returns the status and OAuth code of the first *Error in err's
+// tree that has either: a revoked connection's is its refused refresh's.
+func answer(err error) (int, string) {
+	if e, ok := err.(*Error); ok && (e.StatusCode != 0 || e.Code != "") {
+		return e.StatusCode, e.Code
+	}
+	switch u := err.(type) {
+	case interface{ Unwrap() error }:
+		return answer(u.Unwrap())
+	case interface{ Unwrap() []error }:
+		for _, e := range u.Unwrap() {
+			if status, code := answer(e); status != 0 || code != "" {
+				return status, code
+			}
+		}
+	}
+	return 0, ""
 }
 
 // siteOf is site's region or, for the zero Site, that of the site err
@@ -297,34 +315,50 @@ func noteCallback(w http.ResponseWriter, site Site, err error) {
 	}
 }
 
-// leaseWait is an OpLeaseWait, started when a refresh first finds the
-// lease held.
-type leaseWait struct {
+// lazyOp is an operation started only once it is known to be one: a
+// refresh once the stored token is found stale, a lease wait once the
+// lease is found held. Its zero value has not started.
+type lazyOp struct {
 	c    *Client
+	op   Operation
 	done func(Result)
 }
 
-// start begins the wait, once, and returns the context it goes on in.
-func (w *leaseWait) start(ctx context.Context, c *Client) context.Context {
-	if w.done != nil || c.tel == nil {
+// start begins op, once, and returns the context it goes on in.
+func (l *lazyOp) start(ctx context.Context, c *Client, op Operation) context.Context {
+	if l.done != nil || c.tel == nil {
 		return ctx
 	}
-	w.c = c
-	ctx, w.done = c.tel.Start(ctx, OpLeaseWait)
+	l.c, l.op = c, op
+	ctx, l.done = c.tel.Start(ctx, op)
 	return ctx
 }
 
-// end ends the wait, if one started, with acquire's results.
-func (w *leaseWait) end(site Site, latest *Connection, err error) {
-	if w.done == nil {
+// take returns l and leaves it not started.
+func (l *lazyOp) take() lazyOp {
+	t := *l
+	*l = lazyOp{}
+	return t
+}
+
+// end ends the operation, if it started, with its site and error.
+func (l *lazyOp) end(site Site, err error) {
+	if l.done != nil {
+		l.done(l.c.result(l.op, site, err))
+	}
+}
+
+// endWait ends an OpLeaseWait, if it started, with acquire's results.
+func (l *lazyOp) endWait(site Site, latest *Connection, err error) {
+	if l.done == nil {
 		return
 	}
-	r := w.c.result(OpLeaseWait, site, err)
+	r := l.c.result(l.op, site, err)
 	if err == nil {
 		r.Outcome = "acquired"
 		if latest != nil {
 			r.Outcome = "peer_refreshed"
 		}
 	}
-	w.done(r)
+	l.done(r)
 }

@@ -49,6 +49,7 @@ type TokenSource struct {
 	failures int         // early refreshes failed in a row
 	retryAt  time.Time   // no early refresh before then
 	health   health      // for Config.OnEvent
+	op       lazyOp      // the running refresh's OpRefresh, once it needs a token
 }
 
 // cached is a token with its Authorization header value built once, so
@@ -168,7 +169,6 @@ func (ts *TokenSource) run(ctx context.Context, call *refreshCall, rejected stri
 	// the refresh itself by RefreshTimeout.
 	ctx, cancel := context.WithTimeout(ctx, ts.c.leaseTTL()+ts.c.refreshTimeout)
 	defer cancel()
-	ctx, end := ts.c.begin(ctx, OpRefresh)
 	conn, err := ts.refresh(ctx, rejected)
 	ts.mu.Lock()
 	switch {
@@ -184,10 +184,10 @@ func (ts *TokenSource) run(ctx context.Context, call *refreshCall, rejected stri
 	}
 	call.err = err
 	ts.call = nil
-	ev := ts.health.note(ts.c, ts.id, connSite(conn), err)
+	op, ev := ts.op.take(), ts.health.note(ts.c, ts.id, connSite(conn), err)
 	ts.mu.Unlock()
 	close(call.done)
-	end(connSite(conn), err)
+	op.end(connSite(conn), err)
 	ts.c.emit(ctx, ev)
 }
 
@@ -223,6 +223,7 @@ func (ts *TokenSource) refresh(ctx context.Context, rejected string) (*Connectio
 	if ts.fresh(conn.Token, rejected) {
 		return conn, nil // another replica refreshed it
 	}
+	ctx = ts.op.start(ctx, ts.c, OpRefresh)
 	fence, latest, err := ts.acquire(ctx, conn, rejected)
 	if err != nil || latest != nil {
 		return latest, err
@@ -346,8 +347,8 @@ func (ts *TokenSource) acquire(ctx context.Context, conn *Connection, rejected s
 		return 0, nil, nil
 	}
 	ttl := ts.c.leaseTTL()
-	var w leaseWait
-	defer func() { w.end(conn.Site, latest, err) }()
+	var w lazyOp
+	defer func() { w.endWait(conn.Site, latest, err) }()
 	for wait := 1; ; wait++ {
 		fence, err := ts.lease.Lease(ctx, connectionLease(ts.id), ts.owner, ttl)
 		if err == nil {
@@ -356,7 +357,7 @@ func (ts *TokenSource) acquire(ctx context.Context, conn *Connection, rejected s
 		if !errors.Is(err, ErrLeaseHeld) {
 			return 0, nil, storeError("lease connection", conn.Site, err)
 		}
-		ctx = w.start(ctx, ts.c)
+		ctx = w.start(ctx, ts.c, OpLeaseWait)
 		if err := retry.Sleep(ctx, retry.Backoff(wait, leasePollBase, leasePollMax)); err != nil {
 			return 0, nil, &Error{Op: "refresh", Site: conn.Site.String(), Err: err, also: []error{ErrLeaseHeld},
 				Description: "another replica holds the connection's refresh lease"}
