@@ -97,11 +97,11 @@ type Config struct {
 	// OnEvent, if set, is called when a connection is revoked, when its
 	// refreshes keep failing (FailingAfter), when it recovers, and when
 	// an API key is created; see [Event]. It runs on the goroutine of the
-	// refresh or creation, holding no lock, after the callers waiting for
-	// a refresh were released; it delays the next refresh of that
-	// connection, or the return of EnsureAPIKey, so keep it fast (hand
-	// slow work to a goroutine). It may be called concurrently for
-	// different connections.
+	// refresh or creation, holding no lock, before the callers waiting
+	// for that refresh (or EnsureAPIKey's caller) get its result, so that
+	// they see what it did; it delays them, so keep it fast and hand slow
+	// work to a goroutine. It may be called concurrently for different
+	// connections.
 	OnEvent func(ctx context.Context, e Event)
 
 	// FailingAfter is how many refreshes of one connection in a row must

@@ -121,7 +121,7 @@ func (h *health) note(c *Client, id string, site Site, err error) Event {
 }
 
 // emit passes e to Config.OnEvent, if both are set. It is called with no
-// lock held and after the callers waiting for the refresh were released.
+// lock held, before the callers waiting for the refresh are released.
 func (c *Client) emit(ctx context.Context, e Event) {
 	if e.Kind != "" && c.onEvent != nil {
 		c.onEvent(ctx, e)

@@ -186,9 +186,9 @@ func (ts *TokenSource) run(ctx context.Context, call *refreshCall, rejected stri
 	ts.call = nil
 	op, ev := ts.op.take(), ts.health.note(ts.c, ts.id, connSite(conn), err)
 	ts.mu.Unlock()
+	ts.c.emit(ctx, ev)
 	close(call.done)
 	op.end(connSite(conn), err)
-	ts.c.emit(ctx, ev)
 }
 
 // earlyRetryBase is the first pause after a failed early refresh.

@@ -1,0 +1,205 @@
+package ddoauthotel_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
+
+	"github.com/ddoauth/ddoauth"
+	"github.com/ddoauth/ddoauth/ddoauthotel"
+	"github.com/ddoauth/ddoauth/ddoauthtest"
+)
+
+// telemetries are the setups the benchmarks compare: none, OpenTelemetry
+// on the global providers (no-op until an SDK is installed), and an SDK
+// that records every span (exported synchronously to a no-op exporter)
+// and aggregates every metric (read by a manual reader).
+func telemetries(b *testing.B) []struct {
+	name string
+	tel  ddoauth.Telemetry
+} {
+	global, err := ddoauthotel.New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	sdk, err := ddoauthotel.New(
+		ddoauthotel.WithTracerProvider(sdktrace.NewTracerProvider(sdktrace.WithSyncer(tracetest.NewNoopExporter()))),
+		ddoauthotel.WithMeterProvider(sdkmetric.NewMeterProvider(sdkmetric.WithReader(sdkmetric.NewManualReader()))))
+	if err != nil {
+		b.Fatal(err)
+	}
+	return []struct {
+		name string
+		tel  ddoauth.Telemetry
+	}{{"none", nil}, {"otel-noop", global}, {"otel-sdk", sdk}}
+}
+
+type noop struct{ resp *http.Response }
+
+func (n noop) RoundTrip(*http.Request) (*http.Response, error) { return n.resp, nil }
+
+// BenchmarkAuthorizedRequest is the root package's benchmark of the same
+// name for each telemetry setup: a Transport whose token is cached, on a
+// base transport that answers at once.
+func BenchmarkAuthorizedRequest(b *testing.B) {
+	for _, tt := range telemetries(b) {
+		mk := func(b *testing.B) http.RoundTripper {
+			c, err := ddoauth.New(ddoauth.Config{ClientID: "bench", ClientSecret: "bench-secret",
+				RedirectURL: "https://partner.example/callback", Telemetry: tt.tel})
+			if err != nil {
+				b.Fatal(err)
+			}
+			store := &ddoauth.MemoryStore{}
+			conn := &ddoauth.Connection{Site: ddoauth.Sites()[0], Token: &oauth2.Token{
+				AccessToken: "AT-bench-0123456789abcdef", RefreshToken: "RT-bench", Expiry: time.Now().Add(time.Hour)}}
+			if err := store.Save(context.Background(), "tenant", conn); err != nil {
+				b.Fatal(err)
+			}
+			ts := c.TokenSource(store, "tenant")
+			if _, err := ts.Token(); err != nil {
+				b.Fatal(err)
+			}
+			return &ddoauth.Transport{Source: ts,
+				Base: noop{&http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Header: http.Header{}}}}
+		}
+		request := func(b *testing.B) *http.Request {
+			req, err := http.NewRequest(http.MethodGet, "https://api.datadoghq.com/api/v1/validate", nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			req.Header.Set("Accept", "application/json")
+			req.Header.Set("User-Agent", "partner-backend/1.0")
+			return req
+		}
+		b.Run("serial/"+tt.name, func(b *testing.B) {
+			tr, req := mk(b), request(b)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := tr.RoundTrip(req); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+		b.Run("parallel/"+tt.name, func(b *testing.B) {
+			tr := mk(b)
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				req := request(b)
+				for pb.Next() {
+					if _, err := tr.RoundTrip(req); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+		})
+	}
+}
+
+// clock is a settable clock shared by the Client and the emulator.
+type clock struct{ ns atomic.Int64 }
+
+func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
+func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
+
+// BenchmarkRefresh is one refresh of an expired token: store load, token
+// POST to the in-memory emulator, store save. The difference between
+// setups is what telemetry adds to a refresh.
+func BenchmarkRefresh(b *testing.B) {
+	for _, tt := range telemetries(b) {
+		b.Run(tt.name, func(b *testing.B) {
+			clk := &clock{}
+			clk.ns.Store(time.Now().UnixNano())
+			dd := ddoauthtest.NewUnstartedServer()
+			dd.Now = clk.Now
+			oc := dd.NewClient("https://partner.example/callback")
+			c, err := ddoauth.New(ddoauth.Config{ClientID: oc.ID, ClientSecret: oc.Secret, RedirectURL: "https://partner.example/callback",
+				HTTPClient: &http.Client{Transport: dd.Transport()}, Now: clk.Now, Telemetry: tt.tel})
+			if err != nil {
+				b.Fatal(err)
+			}
+			authURL, p, err := c.Start(ddoauth.Sites()[3])
+			if err != nil {
+				b.Fatal(err)
+			}
+			cb, err := dd.Approve(context.Background(), authURL)
+			if err != nil {
+				b.Fatal(err)
+			}
+			conn, err := c.Complete(context.Background(), p, cb.Query())
+			if err != nil {
+				b.Fatal(err)
+			}
+			store := &ddoauth.MemoryStore{}
+			if err := store.Save(context.Background(), "tenant", conn); err != nil {
+				b.Fatal(err)
+			}
+			ts := c.TokenSource(store, "tenant")
+			b.ReportAllocs()
+			for b.Loop() {
+				clk.Advance(2 * time.Hour)
+				if _, err := ts.TokenContext(context.Background()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkCallback is one whole authorization through the handlers, on
+// the in-memory emulator: onboarding, the user's approval, and the
+// callback with its code exchange. The difference between setups is what
+// telemetry adds to a callback.
+func BenchmarkCallback(b *testing.B) {
+	const redirect = "https://partner.example/callback"
+	for _, tt := range telemetries(b) {
+		b.Run(tt.name, func(b *testing.B) {
+			dd := ddoauthtest.NewUnstartedServer()
+			dd.AutoConsent = true
+			oc := dd.NewClient(redirect)
+			c, err := ddoauth.New(ddoauth.Config{ClientID: oc.ID, ClientSecret: oc.Secret, RedirectURL: redirect,
+				HTTPClient: &http.Client{Transport: dd.Transport()}, Telemetry: tt.tel})
+			if err != nil {
+				b.Fatal(err)
+			}
+			h, err := c.Handlers(ddoauth.HandlerConfig{
+				CookieKeys:        [][]byte{[]byte("0123456789abcdef0123456789abcdef")},
+				InsecureNoSession: true,
+				OnConnect:         func(*http.Request, *ddoauth.Connection) error { return nil },
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			onboarding, callback := h.Onboarding(), h.Callback()
+			site := url.Values{"site": {"datadoghq.eu"}}.Encode()
+			b.ReportAllocs()
+			for b.Loop() {
+				w := httptest.NewRecorder()
+				onboarding.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "https://partner.example/onboarding?"+site, nil))
+				cb, err := dd.Approve(context.Background(), w.Header().Get("Location"))
+				if err != nil {
+					b.Fatal(err)
+				}
+				req := httptest.NewRequest(http.MethodGet, cb.String(), nil)
+				for _, ck := range w.Result().Cookies() {
+					req.AddCookie(ck)
+				}
+				w = httptest.NewRecorder()
+				callback.ServeHTTP(w, req)
+				if w.Code != http.StatusOK {
+					b.Fatalf("callback: %d %s", w.Code, w.Body)
+				}
+			}
+		})
+	}
+}
