@@ -50,7 +50,7 @@ func ExampleNew() {
 	for _, s := range spans.Ended() {
 		fmt.Print(s.Name())
 		for _, kv := range s.Attributes() {
-			fmt.Printf(" %s=%s", kv.Key, kv.Value.Emit())
+			fmt.Printf(" %s=%s", kv.Key, kv.Value.String())
 		}
 		fmt.Println()
 	}
