@@ -49,41 +49,45 @@ type noop struct{ resp *http.Response }
 
 func (n noop) RoundTrip(*http.Request) (*http.Response, error) { return n.resp, nil }
 
+// warmTransport returns a Transport for a Client with tel whose token is
+// cached, on a base transport that answers at once.
+func warmTransport(b *testing.B, tel ddoauth.Telemetry) http.RoundTripper {
+	b.Helper()
+	c, err := ddoauth.New(ddoauth.Config{ClientID: "bench", ClientSecret: "bench-secret",
+		RedirectURL: "https://partner.example/callback", Telemetry: tel})
+	if err != nil {
+		b.Fatal(err)
+	}
+	store := &ddoauth.MemoryStore{}
+	conn := &ddoauth.Connection{Site: ddoauth.Sites()[0], Token: &oauth2.Token{
+		AccessToken: "AT-bench-0123456789abcdef", RefreshToken: "RT-bench", Expiry: time.Now().Add(time.Hour)}}
+	if err := store.Save(context.Background(), "tenant", conn); err != nil {
+		b.Fatal(err)
+	}
+	ts := c.TokenSource(store, "tenant")
+	if _, err := ts.Token(); err != nil {
+		b.Fatal(err)
+	}
+	return &ddoauth.Transport{Source: ts,
+		Base: noop{&http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Header: http.Header{}}}}
+}
+
+func benchRequest(b *testing.B) *http.Request {
+	req, err := http.NewRequest(http.MethodGet, "https://api.datadoghq.com/api/v1/validate", nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	req.Header.Set("Accept", "application/json")
+	req.Header.Set("User-Agent", "partner-backend/1.0")
+	return req
+}
+
 // BenchmarkAuthorizedRequest is the root package's benchmark of the same
-// name for each telemetry setup: a Transport whose token is cached, on a
-// base transport that answers at once.
+// name for each telemetry setup.
 func BenchmarkAuthorizedRequest(b *testing.B) {
 	for _, tt := range telemetries(b) {
-		mk := func(b *testing.B) http.RoundTripper {
-			c, err := ddoauth.New(ddoauth.Config{ClientID: "bench", ClientSecret: "bench-secret",
-				RedirectURL: "https://partner.example/callback", Telemetry: tt.tel})
-			if err != nil {
-				b.Fatal(err)
-			}
-			store := &ddoauth.MemoryStore{}
-			conn := &ddoauth.Connection{Site: ddoauth.Sites()[0], Token: &oauth2.Token{
-				AccessToken: "AT-bench-0123456789abcdef", RefreshToken: "RT-bench", Expiry: time.Now().Add(time.Hour)}}
-			if err := store.Save(context.Background(), "tenant", conn); err != nil {
-				b.Fatal(err)
-			}
-			ts := c.TokenSource(store, "tenant")
-			if _, err := ts.Token(); err != nil {
-				b.Fatal(err)
-			}
-			return &ddoauth.Transport{Source: ts,
-				Base: noop{&http.Response{StatusCode: http.StatusOK, Body: http.NoBody, Header: http.Header{}}}}
-		}
-		request := func(b *testing.B) *http.Request {
-			req, err := http.NewRequest(http.MethodGet, "https://api.datadoghq.com/api/v1/validate", nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			req.Header.Set("Accept", "application/json")
-			req.Header.Set("User-Agent", "partner-backend/1.0")
-			return req
-		}
 		b.Run("serial/"+tt.name, func(b *testing.B) {
-			tr, req := mk(b), request(b)
+			tr, req := warmTransport(b, tt.tel), benchRequest(b)
 			b.ReportAllocs()
 			// The thread's CPU time as well: on a shared machine the wall
 			// clock mostly measures the wait for a CPU.
@@ -100,10 +104,10 @@ func BenchmarkAuthorizedRequest(b *testing.B) {
 			}
 		})
 		b.Run("parallel/"+tt.name, func(b *testing.B) {
-			tr := mk(b)
+			tr := warmTransport(b, tt.tel)
 			b.ReportAllocs()
 			b.RunParallel(func(pb *testing.PB) {
-				req := request(b)
+				req := benchRequest(b)
 				for pb.Next() {
 					if _, err := tr.RoundTrip(req); err != nil {
 						b.Error(err)
@@ -111,6 +115,46 @@ func BenchmarkAuthorizedRequest(b *testing.B) {
 					}
 				}
 			})
+		})
+	}
+}
+
+// BenchmarkAuthorizedRequestPair measures a Transport without Telemetry
+// and one with each other setup in the same loop, on one locked thread,
+// in alternating batches, so that both see the same machine: each op is
+// one batch of each, in turn first. It reports each side's thread CPU
+// time per request and the ratio of the two.
+func BenchmarkAuthorizedRequestPair(b *testing.B) {
+	const batch = 256
+	for _, tt := range telemetries(b)[1:] {
+		b.Run(tt.name, func(b *testing.B) {
+			if _, ok := threadCPU(); !ok {
+				b.Skip("no thread CPU clock")
+			}
+			trs := [2]http.RoundTripper{warmTransport(b, nil), warmTransport(b, tt.tel)}
+			req := benchRequest(b)
+			runtime.LockOSThread()
+			defer runtime.UnlockOSThread()
+			var cpu [2]time.Duration
+			first := 0
+			for b.Loop() {
+				for k := range 2 {
+					side := (first + k) % 2
+					c0, _ := threadCPU()
+					for range batch {
+						if _, err := trs[side].RoundTrip(req); err != nil {
+							b.Fatal(err)
+						}
+					}
+					c1, _ := threadCPU()
+					cpu[side] += c1 - c0
+				}
+				first ^= 1
+			}
+			n := float64(b.N * batch)
+			b.ReportMetric(float64(cpu[0].Nanoseconds())/n, "none-cpu-ns/req")
+			b.ReportMetric(float64(cpu[1].Nanoseconds())/n, tt.name+"-cpu-ns/req")
+			b.ReportMetric(float64(cpu[1])/float64(cpu[0]), "ratio")
 		})
 	}
 }
@@ -155,6 +199,7 @@ func BenchmarkRefresh(b *testing.B) {
 			}
 			ts := c.TokenSource(store, "tenant")
 			b.ReportAllocs()
+			defer reportCPU(b)()
 			for b.Loop() {
 				clk.Advance(2 * time.Hour)
 				if _, err := ts.TokenContext(context.Background()); err != nil {
@@ -192,6 +237,7 @@ func BenchmarkCallback(b *testing.B) {
 			onboarding, callback := h.Onboarding(), h.Callback()
 			site := url.Values{"site": {"datadoghq.eu"}}.Encode()
 			b.ReportAllocs()
+			defer reportCPU(b)()
 			for b.Loop() {
 				w := httptest.NewRecorder()
 				onboarding.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "https://partner.example/onboarding?"+site, nil))
@@ -210,5 +256,17 @@ func BenchmarkCallback(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// reportCPU starts counting the process's CPU time; the function it
+// returns reports it per op. The emulator runs in the process too: its
+// work is the same for every setup.
+func reportCPU(b *testing.B) func() {
+	c0, ok := processCPU()
+	return func() {
+		if c1, _ := processCPU(); ok && b.N > 0 {
+			b.ReportMetric(float64((c1-c0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+		}
 	}
 }
