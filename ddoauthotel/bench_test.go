@@ -165,108 +165,147 @@ type clock struct{ ns atomic.Int64 }
 func (c *clock) Now() time.Time          { return time.Unix(0, c.ns.Load()) }
 func (c *clock) Advance(d time.Duration) { c.ns.Add(int64(d)) }
 
-// BenchmarkRefresh is one refresh of an expired token: store load, token
-// POST to the in-memory emulator, store save. The difference between
-// setups is what telemetry adds to a refresh.
-func BenchmarkRefresh(b *testing.B) {
-	for _, tt := range telemetries(b) {
-		b.Run(tt.name, func(b *testing.B) {
-			clk := &clock{}
-			clk.ns.Store(time.Now().UnixNano())
-			dd := ddoauthtest.NewUnstartedServer()
-			dd.Now = clk.Now
-			oc := dd.NewClient("https://partner.example/callback")
-			c, err := ddoauth.New(ddoauth.Config{ClientID: oc.ID, ClientSecret: oc.Secret, RedirectURL: "https://partner.example/callback",
-				HTTPClient: &http.Client{Transport: dd.Transport()}, Now: clk.Now, Telemetry: tt.tel})
-			if err != nil {
-				b.Fatal(err)
-			}
-			authURL, p, err := c.Start(ddoauth.Sites()[3])
-			if err != nil {
-				b.Fatal(err)
-			}
-			cb, err := dd.Approve(context.Background(), authURL)
-			if err != nil {
-				b.Fatal(err)
-			}
-			conn, err := c.Complete(context.Background(), p, cb.Query())
-			if err != nil {
-				b.Fatal(err)
-			}
-			store := &ddoauth.MemoryStore{}
-			if err := store.Save(context.Background(), "tenant", conn); err != nil {
-				b.Fatal(err)
-			}
-			ts := c.TokenSource(store, "tenant")
-			b.ReportAllocs()
-			defer reportCPU(b)()
-			for b.Loop() {
-				clk.Advance(2 * time.Hour)
-				if _, err := ts.TokenContext(context.Background()); err != nil {
-					b.Fatal(err)
-				}
-			}
-		})
+// refresher returns a function that makes one refresh of an expired
+// token for a Client with tel: store load, token POST to the in-memory
+// emulator, store save.
+func refresher(b *testing.B, tel ddoauth.Telemetry) func() {
+	b.Helper()
+	clk := &clock{}
+	clk.ns.Store(time.Now().UnixNano())
+	dd := ddoauthtest.NewUnstartedServer()
+	dd.Now = clk.Now
+	oc := dd.NewClient("https://partner.example/callback")
+	c, err := ddoauth.New(ddoauth.Config{ClientID: oc.ID, ClientSecret: oc.Secret, RedirectURL: "https://partner.example/callback",
+		HTTPClient: &http.Client{Transport: dd.Transport()}, Now: clk.Now, Telemetry: tel})
+	if err != nil {
+		b.Fatal(err)
 	}
-}
-
-// BenchmarkCallback is one whole authorization through the handlers, on
-// the in-memory emulator: onboarding, the user's approval, and the
-// callback with its code exchange. The difference between setups is what
-// telemetry adds to a callback.
-func BenchmarkCallback(b *testing.B) {
-	const redirect = "https://partner.example/callback"
-	for _, tt := range telemetries(b) {
-		b.Run(tt.name, func(b *testing.B) {
-			dd := ddoauthtest.NewUnstartedServer()
-			dd.AutoConsent = true
-			oc := dd.NewClient(redirect)
-			c, err := ddoauth.New(ddoauth.Config{ClientID: oc.ID, ClientSecret: oc.Secret, RedirectURL: redirect,
-				HTTPClient: &http.Client{Transport: dd.Transport()}, Telemetry: tt.tel})
-			if err != nil {
-				b.Fatal(err)
-			}
-			h, err := c.Handlers(ddoauth.HandlerConfig{
-				CookieKeys:        [][]byte{[]byte("0123456789abcdef0123456789abcdef")},
-				InsecureNoSession: true,
-				OnConnect:         func(*http.Request, *ddoauth.Connection) error { return nil },
-			})
-			if err != nil {
-				b.Fatal(err)
-			}
-			onboarding, callback := h.Onboarding(), h.Callback()
-			site := url.Values{"site": {"datadoghq.eu"}}.Encode()
-			b.ReportAllocs()
-			defer reportCPU(b)()
-			for b.Loop() {
-				w := httptest.NewRecorder()
-				onboarding.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "https://partner.example/onboarding?"+site, nil))
-				cb, err := dd.Approve(context.Background(), w.Header().Get("Location"))
-				if err != nil {
-					b.Fatal(err)
-				}
-				req := httptest.NewRequest(http.MethodGet, cb.String(), nil)
-				for _, ck := range w.Result().Cookies() {
-					req.AddCookie(ck)
-				}
-				w = httptest.NewRecorder()
-				callback.ServeHTTP(w, req)
-				if w.Code != http.StatusOK {
-					b.Fatalf("callback: %d %s", w.Code, w.Body)
-				}
-			}
-		})
+	authURL, p, err := c.Start(ddoauth.Sites()[3])
+	if err != nil {
+		b.Fatal(err)
 	}
-}
-
-// reportCPU starts counting the process's CPU time; the function it
-// returns reports it per op. The emulator runs in the process too: its
-// work is the same for every setup.
-func reportCPU(b *testing.B) func() {
-	c0, ok := processCPU()
+	cb, err := dd.Approve(context.Background(), authURL)
+	if err != nil {
+		b.Fatal(err)
+	}
+	conn, err := c.Complete(context.Background(), p, cb.Query())
+	if err != nil {
+		b.Fatal(err)
+	}
+	store := &ddoauth.MemoryStore{}
+	if err := store.Save(context.Background(), "tenant", conn); err != nil {
+		b.Fatal(err)
+	}
+	ts := c.TokenSource(store, "tenant")
 	return func() {
-		if c1, _ := processCPU(); ok && b.N > 0 {
-			b.ReportMetric(float64((c1-c0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+		clk.Advance(2 * time.Hour)
+		if _, err := ts.TokenContext(context.Background()); err != nil {
+			b.Fatal(err)
 		}
+	}
+}
+
+// authorizer returns a function that runs one whole authorization through
+// the handlers of a Client with tel, on the in-memory emulator:
+// onboarding, the user's approval, and the callback with its code
+// exchange.
+func authorizer(b *testing.B, tel ddoauth.Telemetry) func() {
+	b.Helper()
+	const redirect = "https://partner.example/callback"
+	dd := ddoauthtest.NewUnstartedServer()
+	dd.AutoConsent = true
+	oc := dd.NewClient(redirect)
+	c, err := ddoauth.New(ddoauth.Config{ClientID: oc.ID, ClientSecret: oc.Secret, RedirectURL: redirect,
+		HTTPClient: &http.Client{Transport: dd.Transport()}, Telemetry: tel})
+	if err != nil {
+		b.Fatal(err)
+	}
+	h, err := c.Handlers(ddoauth.HandlerConfig{
+		CookieKeys:        [][]byte{[]byte("0123456789abcdef0123456789abcdef")},
+		InsecureNoSession: true,
+		OnConnect:         func(*http.Request, *ddoauth.Connection) error { return nil },
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	onboarding, callback := h.Onboarding(), h.Callback()
+	site := url.Values{"site": {"datadoghq.eu"}}.Encode()
+	return func() {
+		w := httptest.NewRecorder()
+		onboarding.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "https://partner.example/onboarding?"+site, nil))
+		cb, err := dd.Approve(context.Background(), w.Header().Get("Location"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		req := httptest.NewRequest(http.MethodGet, cb.String(), nil)
+		for _, ck := range w.Result().Cookies() {
+			req.AddCookie(ck)
+		}
+		w = httptest.NewRecorder()
+		callback.ServeHTTP(w, req)
+		if w.Code != http.StatusOK {
+			b.Fatalf("callback: %d %s", w.Code, w.Body)
+		}
+	}
+}
+
+// BenchmarkRefresh is one refresh for each telemetry setup.
+func BenchmarkRefresh(b *testing.B) { benchEach(b, refresher) }
+
+// BenchmarkCallback is one whole authorization for each telemetry setup.
+func BenchmarkCallback(b *testing.B) { benchEach(b, authorizer) }
+
+// BenchmarkRefreshPair is what telemetry adds to a refresh, measured
+// against none in the same loop (see pair).
+func BenchmarkRefreshPair(b *testing.B) { benchPair(b, refresher) }
+
+// BenchmarkCallbackPair is what telemetry adds to a callback, measured
+// against none in the same loop (see pair).
+func BenchmarkCallbackPair(b *testing.B) { benchPair(b, authorizer) }
+
+func benchEach(b *testing.B, setup func(*testing.B, ddoauth.Telemetry) func()) {
+	for _, tt := range telemetries(b) {
+		b.Run(tt.name, func(b *testing.B) {
+			op := setup(b, tt.tel)
+			b.ReportAllocs()
+			c0, ok := processCPU()
+			for b.Loop() {
+				op()
+			}
+			if c1, _ := processCPU(); ok {
+				b.ReportMetric(float64((c1-c0).Nanoseconds())/float64(b.N), "cpu-ns/op")
+			}
+		})
+	}
+}
+
+// benchPair runs, in each op, one operation without telemetry and one
+// with each other setup, in turn first, and reports the process's CPU
+// time for each side and the difference. Both sides see the same machine,
+// which a busy one changes from one benchmark to the next.
+func benchPair(b *testing.B, setup func(*testing.B, ddoauth.Telemetry) func()) {
+	for _, tt := range telemetries(b)[1:] {
+		b.Run(tt.name, func(b *testing.B) {
+			if _, ok := processCPU(); !ok {
+				b.Skip("no process CPU clock")
+			}
+			ops := [2]func(){setup(b, nil), setup(b, tt.tel)}
+			var cpu [2]time.Duration
+			first := 0
+			for b.Loop() {
+				for k := range 2 {
+					side := (first + k) % 2
+					c0, _ := processCPU()
+					ops[side]()
+					c1, _ := processCPU()
+					cpu[side] += c1 - c0
+				}
+				first ^= 1
+			}
+			n := float64(b.N)
+			b.ReportMetric(float64(cpu[0].Nanoseconds())/n, "none-cpu-ns/op")
+			b.ReportMetric(float64(cpu[1].Nanoseconds())/n, tt.name+"-cpu-ns/op")
+			b.ReportMetric(float64((cpu[1]-cpu[0]).Nanoseconds())/n, "added-cpu-ns/op")
+		})
 	}
 }
