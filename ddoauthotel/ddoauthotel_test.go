@@ -333,6 +333,25 @@ func TestCallback(t *testing.T) {
 		"http.response.status_code": int64(400)}, attrMap(cbs[1].Attributes()))
 	assert.Equal(t, codes.Error, cbs[1].Status().Code)
 	assert.Len(t, r.ended("ddoauth.exchange"), 1)
+
+	// The user declines: the page is 403 and the outcome says why.
+	r.dd.AutoConsent = false
+	stop := *browser
+	stop.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err = stop.Get(r.partner.URL + "/onboarding?site=datadoghq.eu")
+	require.NoError(t, err)
+	resp.Body.Close()
+	denied, err := r.dd.Deny(t.Context(), resp.Header.Get("Location"))
+	require.NoError(t, err)
+	resp, err = browser.Get(denied.String())
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusForbidden, resp.StatusCode)
+	cbs = r.ended("ddoauth.callback")
+	require.Len(t, cbs, 3)
+	assert.Equal(t, map[string]any{"ddoauth.operation": "callback", "ddoauth.site": "EU1", "ddoauth.outcome": "access_denied",
+		"http.response.status_code": int64(403), "ddoauth.oauth.error": "access_denied"}, attrMap(cbs[2].Attributes()))
+	assert.Len(t, r.ended("ddoauth.exchange"), 1)
 	r.assertNoSecret(t, org.Name, org.Subdomain, "replayed-state-value")
 }
 
