@@ -56,8 +56,9 @@ const (
 	OpTokenRequest Operation = "token_request"
 )
 
-// Result is how an [Operation] ended. None of its fields holds a secret
-// or an organization's name.
+// Result is how an [Operation] ended. No field holds a secret, and none
+// but Err an organization's name: Site, Outcome, StatusCode and Code are
+// fit for span and metric attributes.
 type Result struct {
 	// Site is the Datadog site (the region, without an organization
 	// subdomain) the operation addressed, or the zero Site if it failed
