@@ -363,3 +363,45 @@ func (l *lazyOp) endWait(site Site, latest *Connection, err error) {
 	}
 	l.done(r)
 }
+
+// observer is what a TokenSource keeps for Telemetry and OnEvent, under
+// its mutex: apart, so that a source without either stays small (a
+// partner may hold one per connection, 100,000 of them). Its methods
+// accept a nil observer.
+type observer struct {
+	health health // for OnEvent
+	op     lazyOp // the running refresh's OpRefresh, once it needs a token
+}
+
+// observer returns a TokenSource's observer, or nil when c has neither
+// Telemetry nor OnEvent.
+func (c *Client) observer() *observer {
+	if c.tel == nil && c.onEvent == nil {
+		return nil
+	}
+	return &observer{}
+}
+
+// start begins the refresh's OpRefresh; see lazyOp.start.
+func (o *observer) start(ctx context.Context, c *Client, op Operation) context.Context {
+	if o == nil {
+		return ctx
+	}
+	return o.op.start(ctx, c, op)
+}
+
+// take hands over the running refresh's operation; see lazyOp.take.
+func (o *observer) take() lazyOp {
+	if o == nil {
+		return lazyOp{}
+	}
+	return o.op.take()
+}
+
+// note records how a refresh ended; see health.note.
+func (o *observer) note(c *Client, id string, site Site, err error) Event {
+	if o == nil {
+		return Event{}
+	}
+	return o.health.note(c, id, site, err)
+}

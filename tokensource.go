@@ -48,8 +48,7 @@ type TokenSource struct {
 	unsaved  *Connection // refreshed but not saved: saved before any new refresh
 	failures int         // early refreshes failed in a row
 	retryAt  time.Time   // no early refresh before then
-	health   health      // for Config.OnEvent
-	op       lazyOp      // the running refresh's OpRefresh, once it needs a token
+	obs      *observer   // nil without Config.Telemetry and Config.OnEvent
 }
 
 // cached is a token with its Authorization header value built once, so
@@ -72,7 +71,7 @@ type refreshCall struct {
 // connection's site. Make one per connection and keep it: its cache and
 // the sharing of refreshes live in it.
 func (c *Client) TokenSource(store Store, id string) *TokenSource {
-	ts := &TokenSource{c: c, store: store, id: id, owner: rand.Text()}
+	ts := &TokenSource{c: c, store: store, id: id, owner: rand.Text(), obs: c.observer()}
 	ts.lease, _ = store.(Leaser)
 	return ts
 }
@@ -184,7 +183,7 @@ func (ts *TokenSource) run(ctx context.Context, call *refreshCall, rejected stri
 	}
 	call.err = err
 	ts.call = nil
-	op, ev := ts.op.take(), ts.health.note(ts.c, ts.id, connSite(conn), err)
+	op, ev := ts.obs.take(), ts.obs.note(ts.c, ts.id, connSite(conn), err)
 	ts.mu.Unlock()
 	ts.c.emit(ctx, ev)
 	close(call.done)
@@ -223,7 +222,7 @@ func (ts *TokenSource) refresh(ctx context.Context, rejected string) (*Connectio
 	if ts.fresh(conn.Token, rejected) {
 		return conn, nil // another replica refreshed it
 	}
-	ctx = ts.op.start(ctx, ts.c, OpRefresh)
+	ctx = ts.obs.start(ctx, ts.c, OpRefresh)
 	fence, latest, err := ts.acquire(ctx, conn, rejected)
 	if err != nil || latest != nil {
 		return latest, err
