@@ -76,6 +76,12 @@ type apiKeyResponse struct {
 // Error.RateLimit has Datadog's figures), or a network error (after which
 // whether a key was created is unknown).
 func (c *Client) CreateAPIKey(ctx context.Context, conn *Connection) (*APIKey, error) {
+	return c.createAPIKey(ctx, conn, "")
+}
+
+func (c *Client) createAPIKey(ctx context.Context, conn *Connection, id string) (_ *APIKey, err error) {
+	ctx, end := c.begin(ctx, OpCreateAPIKey)
+	defer func() { end(connSite(conn), err) }()
 	if conn == nil || conn.Token == nil || conn.Token.AccessToken == "" {
 		return nil, &Error{Op: "create API key", Err: ErrForbidden, Description: "the connection has no access token"}
 	}
@@ -115,6 +121,7 @@ func (c *Client) CreateAPIKey(ctx context.Context, conn *Connection) (*APIKey, e
 	}
 	k.Created, _ = time.Parse(time.RFC3339, a.CreatedAt)
 	c.log.LogAttrs(ctx, slog.LevelInfo, "ddoauth: API key created", slog.String("site", site.Name()), slog.String("last4", k.Last4))
+	c.emit(ctx, Event{Kind: EventAPIKeyCreated, ID: id, Site: site, Last4: k.Last4})
 	return k, nil
 }
 
@@ -200,7 +207,7 @@ func (c *Client) EnsureAPIKey(ctx context.Context, conn *Connection, store APIKe
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.refreshTimeout)
 	defer cancel()
-	key, err = c.CreateAPIKey(ctx, conn)
+	key, err = c.createAPIKey(ctx, conn, id)
 	if err != nil {
 		return nil, err
 	}

@@ -1,6 +1,7 @@
 package ddoauth
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -99,6 +100,27 @@ type Config struct {
 	// NewSite). They are allowlist entries: site values from requests
 	// are resolved against the built-in table plus these.
 	Sites []Site
+
+	// Telemetry, if set, is told of each callback, code exchange,
+	// refresh, lease wait, revocation, API key creation and token
+	// request, with its outcome (see package ddoauthotel for
+	// OpenTelemetry). Nil means none. Reading a cached token never
+	// reaches it.
+	Telemetry Telemetry
+
+	// OnEvent, if set, is called when a connection is revoked, when its
+	// refreshes keep failing (FailingAfter), when it recovers, and when
+	// an API key is created; see [Event]. It runs on the goroutine of the
+	// refresh or creation, holding no lock, before the callers waiting
+	// for that refresh (or EnsureAPIKey's caller) get its result, so that
+	// they see what it did; it delays them, so keep it fast and hand slow
+	// work to a goroutine. It may be called concurrently for different
+	// connections.
+	OnEvent func(ctx context.Context, e Event)
+
+	// FailingAfter is how many refreshes of one connection in a row must
+	// fail before OnEvent receives EventFailing. Zero means 3.
+	FailingAfter int
 }
 
 // ClientCredentials are an OAuth client's ID and secret. Format and
@@ -135,6 +157,9 @@ type Client struct {
 	requestTimeout time.Duration
 	retry          retry.Policy
 	extra          []*siteInfo
+	tel            Telemetry
+	onEvent        func(context.Context, Event)
+	failingAfter   int
 }
 
 const (
@@ -168,6 +193,9 @@ func New(cfg Config) (*Client, error) {
 	if cfg.PendingTTL < 0 || cfg.RefreshMargin < 0 || cfg.RefreshTimeout < 0 || cfg.RequestTimeout < 0 {
 		return bad("PendingTTL, RefreshMargin, RefreshTimeout and RequestTimeout must not be negative")
 	}
+	if cfg.FailingAfter < 0 {
+		return bad("FailingAfter must not be negative")
+	}
 	c := &Client{
 		clientID:       cfg.ClientID,
 		secret:         cfg.ClientSecret,
@@ -180,6 +208,9 @@ func New(cfg Config) (*Client, error) {
 		refreshMargin:  cfg.RefreshMargin,
 		refreshTimeout: cfg.RefreshTimeout,
 		requestTimeout: cfg.RequestTimeout,
+		tel:            cfg.Telemetry,
+		onEvent:        cfg.OnEvent,
+		failingAfter:   cmp.Or(cfg.FailingAfter, defaultFailingAfter),
 	}
 	for _, s := range cfg.Sites {
 		if s.info == nil || s.org != "" {
@@ -239,6 +270,7 @@ func New(cfg Config) (*Client, error) {
 		hc = *cfg.HTTPClient
 	}
 	hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	hc.Transport = c.countTokenRequests(hc.Transport)
 	c.hc = &hc
 	return c, nil
 }
@@ -496,7 +528,7 @@ func (c *Client) Complete(ctx context.Context, p *Pending, q url.Values) (*Conne
 	if err := ValidateVerifier(p.Verifier); err != nil {
 		return nil, err
 	}
-	conn, err := c.exchange(ctx, site, codes[0], p)
+	conn, err := observe(ctx, c, OpExchange, site, func(ctx context.Context) (*Connection, error) { return c.exchange(ctx, site, codes[0], p) })
 	if err != nil {
 		return nil, err
 	}

@@ -338,7 +338,7 @@ func (h *Handlers) Onboarding() http.Handler { return http.HandlerFunc(h.onboard
 // OnConnect, an [*APIKeyNotSavedError] from OnConnect, whose grant is
 // kept) are 500; of Datadog's or the network, 502. HandlerConfig.FailureURL
 // or OnFailure, when set, answer failures instead.
-func (h *Handlers) Callback() http.Handler { return http.HandlerFunc(h.callback) }
+func (h *Handlers) Callback() http.Handler { return h.traced(h.callback) }
 
 func (h *Handlers) onboarding(w http.ResponseWriter, r *http.Request) {
 	pageHeaders(w)
@@ -447,6 +447,7 @@ func (h *Handlers) callback(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	noteCallback(w, conn.Site, nil)
 	// The partner's work must not stop with the browser: once Datadog has
 	// created the API key, a cancelled save would lose it. It has a
 	// deadline of its own instead.
@@ -643,6 +644,7 @@ func seeOther(w http.ResponseWriter, u string) {
 // redirect to it. Only fixed text and hints reach the handlers' page:
 // descriptions may repeat what the request carried.
 func (h *Handlers) fail(w http.ResponseWriter, r *http.Request, err error) {
+	noteCallback(w, Site{}, err)
 	if h.cfg.OnError != nil {
 		h.cfg.OnError(r, err)
 	}

@@ -146,7 +146,9 @@ func (c *Client) Refresh(ctx context.Context, conn *Connection) (*Connection, er
 // Revoke does not retry by itself. Pass the stored connection, read
 // last: with rotating refresh tokens an older copy's refresh token is
 // already dead, and revoking it succeeds without ending the grant.
-func (c *Client) Revoke(ctx context.Context, conn *Connection) error {
+func (c *Client) Revoke(ctx context.Context, conn *Connection) (err error) {
+	ctx, end := c.begin(ctx, OpRevoke)
+	defer func() { end(connSite(conn), err) }()
 	if conn == nil || conn.Token == nil || conn.Token.AccessToken == "" && conn.Token.RefreshToken == "" {
 		return &Error{Op: "revoke", Err: ErrNotRevoked, Description: "the connection has no token"}
 	}

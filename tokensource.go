@@ -48,6 +48,7 @@ type TokenSource struct {
 	unsaved  *Connection // refreshed but not saved: saved before any new refresh
 	failures int         // early refreshes failed in a row
 	retryAt  time.Time   // no early refresh before then
+	obs      *observer   // nil without Config.Telemetry and Config.OnEvent
 }
 
 // cached is a token with its Authorization header value built once, so
@@ -70,7 +71,7 @@ type refreshCall struct {
 // connection's site. Make one per connection and keep it: its cache and
 // the sharing of refreshes live in it.
 func (c *Client) TokenSource(store Store, id string) *TokenSource {
-	ts := &TokenSource{c: c, store: store, id: id, owner: rand.Text()}
+	ts := &TokenSource{c: c, store: store, id: id, owner: rand.Text(), obs: c.observer()}
 	ts.lease, _ = store.(Leaser)
 	return ts
 }
@@ -182,8 +183,11 @@ func (ts *TokenSource) run(ctx context.Context, call *refreshCall, rejected stri
 	}
 	call.err = err
 	ts.call = nil
+	op, ev := ts.obs.take(), ts.obs.note(ts.c, ts.id, connSite(conn), err)
 	ts.mu.Unlock()
+	ts.c.emit(ctx, ev)
 	close(call.done)
+	op.end(connSite(conn), err)
 }
 
 // earlyRetryBase is the first pause after a failed early refresh.
@@ -218,6 +222,7 @@ func (ts *TokenSource) refresh(ctx context.Context, rejected string) (*Connectio
 	if ts.fresh(conn.Token, rejected) {
 		return conn, nil // another replica refreshed it
 	}
+	ctx = ts.obs.start(ctx, ts.c, OpRefresh)
 	fence, latest, err := ts.acquire(ctx, conn, rejected)
 	if err != nil || latest != nil {
 		return latest, err
@@ -341,6 +346,8 @@ func (ts *TokenSource) acquire(ctx context.Context, conn *Connection, rejected s
 		return 0, nil, nil
 	}
 	ttl := ts.c.leaseTTL()
+	var w lazyOp
+	defer func() { w.endWait(conn.Site, latest, err) }()
 	for wait := 1; ; wait++ {
 		fence, err := ts.lease.Lease(ctx, connectionLease(ts.id), ts.owner, ttl)
 		if err == nil {
@@ -349,6 +356,7 @@ func (ts *TokenSource) acquire(ctx context.Context, conn *Connection, rejected s
 		if !errors.Is(err, ErrLeaseHeld) {
 			return 0, nil, storeError("lease connection", conn.Site, err)
 		}
+		ctx = w.start(ctx, ts.c, OpLeaseWait)
 		if err := retry.Sleep(ctx, retry.Backoff(wait, leasePollBase, leasePollMax)); err != nil {
 			return 0, nil, &Error{Op: "refresh", Site: conn.Site.String(), Err: err, also: []error{ErrLeaseHeld},
 				Description: "another replica holds the connection's refresh lease"}

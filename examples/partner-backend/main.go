@@ -106,6 +106,7 @@ func newBackend(origin string, getenv func(string) string) (*backend, error) {
 			ClientID:     id,
 			ClientSecret: getenv("DD_CLIENT_SECRET"),
 			RedirectURL:  getenv("DD_REDIRECT_URL"),
+			OnEvent:      b.onEvent,
 		})
 	} else {
 		b.dd = ddoauthtest.NewServer()
@@ -117,6 +118,7 @@ func newBackend(origin string, getenv func(string) string) (*backend, error) {
 			ClientSecret: oc.Secret,
 			RedirectURL:  redirect,
 			HTTPClient:   b.dd.Client(),
+			OnEvent:      b.onEvent,
 		})
 	}
 	if err != nil {
