@@ -62,6 +62,12 @@ func newTelemetry(t *testing.T) (*ddoauthotel.Telemetry, *tracetest.SpanRecorder
 // connection under "tenant-1" and ensures its API key.
 func newRig(t *testing.T, dd *ddoauthtest.Server, handlers bool) *rig {
 	t.Helper()
+	return newRigWith(t, dd, handlers, nil)
+}
+
+// newRigWith is newRig with its HandlerConfig changed by edit.
+func newRigWith(t *testing.T, dd *ddoauthtest.Server, handlers bool, edit func(*ddoauth.HandlerConfig)) *rig {
+	t.Helper()
 	tel, spans, reader := newTelemetry(t)
 	hc := &http.Client{Transport: nil}
 	if dd == nil {
@@ -87,7 +93,7 @@ func newRig(t *testing.T, dd *ddoauthtest.Server, handlers bool) *rig {
 	require.NoError(t, err)
 	if handlers {
 		keys := &ddoauth.MemoryStore{}
-		h, err := r.client.Handlers(ddoauth.HandlerConfig{
+		hcfg := ddoauth.HandlerConfig{
 			CookieKeys:        [][]byte{[]byte("0123456789abcdef0123456789abcdef")},
 			InsecureNoSession: true,
 			OnConnect: func(req *http.Request, conn *ddoauth.Connection) error {
@@ -101,7 +107,11 @@ func newRig(t *testing.T, dd *ddoauthtest.Server, handlers bool) *rig {
 				}
 				return err
 			},
-		})
+		}
+		if edit != nil {
+			edit(&hcfg)
+		}
+		h, err := r.client.Handlers(hcfg)
 		require.NoError(t, err)
 		mux.Handle("GET /onboarding", h.Onboarding())
 		mux.Handle("GET "+callbackPath, h.Callback())
@@ -353,6 +363,34 @@ func TestCallback(t *testing.T) {
 		"http.response.status_code": int64(403), "ddoauth.oauth.error": "access_denied"}, attrMap(cbs[2].Attributes()))
 	assert.Len(t, r.ended("ddoauth.exchange"), 1)
 	r.assertNoSecret(t, org.Name, org.Subdomain, "replayed-state-value")
+}
+
+// TestCallbackSuccessURL: a callback that redirects to the partner's
+// page is a success, not a refused request.
+func TestCallbackSuccessURL(t *testing.T) {
+	t.Parallel()
+	r := newRigWith(t, nil, true, func(c *ddoauth.HandlerConfig) { c.SuccessURL = "/connected" })
+	org := r.dd.AddOrg(ddoauthtest.Org{Name: "Acme", Site: ddoauth.Sites()[3]})
+	r.dd.SignIn(org.ID)
+	r.dd.AutoConsent = true
+	browser := r.dd.Browser(r.partner.Client().Transport)
+	browser.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
+		if req.URL.Path == "/connected" {
+			return http.ErrUseLastResponse
+		}
+		return nil
+	}
+	resp, err := browser.Get(r.partner.URL + "/onboarding?site=datadoghq.eu")
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Equal(t, "/connected", resp.Header.Get("Location"))
+
+	cbs := r.ended("ddoauth.callback")
+	require.Len(t, cbs, 1)
+	assert.Equal(t, map[string]any{"ddoauth.operation": "callback", "ddoauth.site": "EU1", "ddoauth.outcome": "ok",
+		"http.response.status_code": int64(303)}, attrMap(cbs[0].Attributes()))
+	assert.Equal(t, codes.Unset, cbs[0].Status().Code)
 }
 
 func TestRevokeAndAPIKey(t *testing.T) {
