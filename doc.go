@@ -41,9 +41,21 @@
 // secret, a code or a verifier to another host. Credential-bearing requests
 // never follow redirects.
 //
+// When Datadog's callback names the organization (dd_oid, dd_org_name),
+// the Connection keeps it as OrgID and OrgName; an onboarding link's dd_oid
+// is passed on to the authorize page ([WithOrgID]).
+//
 // Errors are *Error values wrapping sentinels such as [ErrUnknownSite],
-// [ErrStateMismatch] and [ErrInvalidClient]; no error string or formatted
-// value of this package contains a secret.
+// [ErrStateMismatch] and [ErrInvalidClient]. Error() is one short line;
+// Error.Hint says what to do and Error.RateLimit carries Datadog's
+// X-RateLimit-* figures. No error string or formatted value of this
+// package contains a secret.
+//
+// Config.Telemetry is told of each callback, exchange, refresh, lease
+// wait, revocation and API key creation (package ddoauthotel reports them
+// to OpenTelemetry); Config.OnEvent hears when a connection is revoked,
+// keeps failing to refresh, recovers, or gets its API key. Reading a
+// cached token reaches neither.
 //
 // Package datadogclient sets up the official Datadog client
 // (datadog-api-client-go) to send data with the organization's API key and
