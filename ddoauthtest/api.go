@@ -22,7 +22,7 @@ type Submission struct {
 	Site        ddoauth.Site // the site whose intake received it
 	OrgID       string       // the org whose API key sent it
 	ContentType string
-	Body        []byte // decompressed when sent with gzip, deflate or zstd1 (with cgo) encoding
+	Body        []byte // decompressed when sent with gzip, deflate or zstd1 (with Server.DecodeZstd) encoding
 }
 
 // Received returns the payloads accepted by site's intakes, oldest first,
@@ -144,7 +144,7 @@ func (s *Server) intake(w http.ResponseWriter, r *http.Request, x *exchange) {
 		restErrors(w, http.StatusRequestEntityTooLarge, "Payload too large")
 		return
 	}
-	body, status, msg := decode(raw, r.Header.Get("Content-Encoding"))
+	body, status, msg := decode(raw, r.Header.Get("Content-Encoding"), s.DecodeZstd)
 	if status != 0 {
 		restErrors(w, status, msg)
 		return
@@ -174,7 +174,7 @@ func (s *Server) intake(w http.ResponseWriter, r *http.Request, x *exchange) {
 	}
 }
 
-func decode(raw []byte, encoding string) ([]byte, int, string) {
+func decode(raw []byte, encoding string, zstd func(io.Reader) io.ReadCloser) ([]byte, int, string) {
 	var rd io.Reader
 	var err error
 	switch strings.ToLower(strings.TrimSpace(encoding)) {
@@ -185,10 +185,10 @@ func decode(raw []byte, encoding string) ([]byte, int, string) {
 	case "deflate":
 		rd, err = zlib.NewReader(bytes.NewReader(raw))
 	case "zstd1":
-		zr, ok := zstdReader(bytes.NewReader(raw))
-		if !ok {
+		if zstd == nil {
 			return nil, http.StatusUnsupportedMediaType, "Unsupported Content-Encoding"
 		}
+		zr := zstd(bytes.NewReader(raw))
 		defer zr.Close()
 		rd = zr
 	default:

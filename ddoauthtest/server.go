@@ -69,6 +69,14 @@ type Server struct {
 	// AuthStyleAutoDetect) then loses every authorization.
 	ConsumeCodeOnAuthFailure bool
 
+	// DecodeZstd decodes intake bodies sent with Content-Encoding zstd1,
+	// which the official Datadog client sends for metrics when asked to
+	// (and built with cgo). Nil answers them 415. The emulator carries no
+	// zstd decoder, so that importing it compiles no C: tests of the
+	// official client can set github.com/DataDog/zstd's NewReader, which
+	// that client links anyway.
+	DecodeZstd func(io.Reader) io.ReadCloser
+
 	ca    *x509.Certificate
 	caKey any
 	pool  *x509.CertPool

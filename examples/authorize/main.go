@@ -6,9 +6,11 @@
 //
 // It prints the authorize URL, listens on the redirect URL's local port,
 // completes the authorization when the browser comes back, and prints the
-// site, scopes and expiry. -site takes a site name (eu1, us1-fed), a
-// domain, a host or an origin; without it Datadog lets the user pick the
-// region on US1's page.
+// site, scopes and expiry. -site (or DD_SITE) takes a site name (eu1,
+// US1-FED), a domain, a host or an origin; without it Datadog lets the
+// user pick the region on US1's page. -connection saves the connection,
+// tokens included, and -api-key creates the organization's API key and
+// saves it: what send-data reads.
 //
 // With no configuration Datadog is ddoauthtest's in-process emulator, and
 // the tool plays the user approving the consent page itself. With
@@ -24,7 +26,6 @@ import (
 	"context"
 	"crypto/subtle"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -37,25 +38,59 @@ import (
 
 	"github.com/ddoauth/ddoauth"
 	"github.com/ddoauth/ddoauth/ddoauthtest"
+	"github.com/ddoauth/ddoauth/examples/internal/cli"
 )
 
 func main() {
-	if _, err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "authorize:", err)
-		os.Exit(1)
-	}
+	_, err := run(context.Background(), os.Args[1:], os.Getenv, os.Stdout)
+	cli.Exit("authorize", err)
+}
+
+const summary = `authorize runs Datadog's OAuth authorization for one site through a
+loopback redirect URI, as a command-line tool does, and prints the
+connection with its tokens redacted. Without DD_CLIENT_ID, Datadog is an
+in-process emulator and the tool approves the consent page itself.`
+
+var env = []cli.Env{
+	{"DD_SITE", "default of -site"},
+	{"DD_CLIENT_ID", "the OAuth client's ID; set, it talks to real Datadog"},
+	{"DD_CLIENT_SECRET", "the OAuth client's secret"},
+	{"DD_REDIRECT_URL", "real Datadog: the registered loopback redirect URL, such as http://127.0.0.1:8765/callback"},
+	{"DDOAUTH_CONNECTION", "default of -connection"},
 }
 
 // run returns the connection for tests; it prints it redacted.
 func run(ctx context.Context, args []string, getenv func(string) string, out io.Writer) (*ddoauth.Connection, error) {
-	fs := flag.NewFlagSet("authorize", flag.ContinueOnError)
-	fs.SetOutput(out)
-	siteFlag := fs.String("site", "", "Datadog site: a name (us1, eu1, us1-fed, ...), domain, host or origin; empty: pick on US1")
+	fs := cli.NewFlagSet("authorize", summary, env, out)
+	siteFlag := fs.String("site", getenv("DD_SITE"), cli.SiteUsage+"; empty: the user picks on US1's page")
 	redirectFlag := fs.String("redirect", "http://127.0.0.1:0/callback",
 		"emulator only: loopback redirect URL to listen on; port 0 picks one (real Datadog uses DD_REDIRECT_URL)")
 	timeout := fs.Duration("timeout", 10*time.Minute, "how long to wait for the callback")
-	if err := fs.Parse(args); err != nil {
+	connFile := fs.String("connection", getenv("DDOAUTH_CONNECTION"),
+		"write the connection, tokens included, to this file (mode 0600), for send-data's DDOAUTH_CONNECTION")
+	keyFile := fs.String("api-key", "",
+		"create the organization's API key and write it to this new file (mode 0600), for send-data's DD_API_KEY")
+	if err := cli.Parse(fs, args); err != nil {
 		return nil, err
+	}
+	site, err := cli.Site(*siteFlag)
+	if err != nil {
+		return nil, err
+	}
+	// Datadog shows an API key once: make sure there is somewhere to keep
+	// it before asking for one.
+	var keyOut *os.File
+	keyCreated := false
+	if *keyFile != "" {
+		if keyOut, err = os.OpenFile(*keyFile, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600); err != nil {
+			return nil, fmt.Errorf("-api-key: %w (Datadog creates one key per organization: keep the file you have)", err)
+		}
+		defer func() {
+			keyOut.Close()
+			if !keyCreated {
+				os.Remove(keyOut.Name()) // still empty: no key was created
+			}
+		}()
 	}
 	live := getenv("DD_CLIENT_ID") != ""
 	redirect := *redirectFlag
@@ -77,10 +112,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		cfg.ClientID, cfg.ClientSecret, cfg.HTTPClient = oc.ID, oc.Secret, dd.Client()
 	}
 	client, err := ddoauth.New(cfg)
-	if err != nil {
-		return nil, err
-	}
-	site, err := resolve(client, *siteFlag)
 	if err != nil {
 		return nil, err
 	}
@@ -154,7 +185,51 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 		return nil, res.err
 	}
 	printConnection(out, res.conn)
+	if *connFile != "" {
+		b, err := ddoauth.MarshalConnection(res.conn)
+		if err == nil {
+			err = writeFile(*connFile, b)
+		}
+		if err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(out, "Connection saved to %s (it holds the tokens).\n", *connFile)
+	}
+	if keyOut != nil {
+		key, err := client.CreateAPIKey(ctx, res.conn)
+		if err != nil {
+			return nil, err
+		}
+		keyCreated = true // Datadog shows it once: the file is its only copy
+		if _, err := io.WriteString(keyOut, key.Key+"\n"); err != nil {
+			return nil, fmt.Errorf("writing the API key ...%s to %s: %w", key.Last4, *keyFile, err)
+		}
+		if err := keyOut.Close(); err != nil {
+			return nil, err
+		}
+		fmt.Fprintf(out, "API key saved to %s.\n", *keyFile)
+	}
+	if *connFile != "" && keyOut != nil {
+		fmt.Fprintf(out, "Send data: DDOAUTH_CONNECTION=%s DD_API_KEY=\"$(cat %s)\" go run ./examples/send-data\n", *connFile, *keyFile)
+	}
 	return res.conn, nil
+}
+
+// writeFile writes data to path, readable by its owner only.
+func writeFile(path string, data []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	if err := f.Chmod(0o600); err != nil { // an existing file keeps its mode otherwise
+		f.Close()
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // listen opens the redirect URL's loopback port and returns the redirect
@@ -185,19 +260,6 @@ func listen(redirect string, anyPort bool) (ln net.Listener, sent, path string, 
 		path = "/"
 	}
 	return ln, sent, path, nil
-}
-
-// resolve reads -site: a site name first, then any form ResolveSite takes.
-func resolve(client *ddoauth.Client, v string) (ddoauth.Site, error) {
-	if v == "" {
-		return ddoauth.Site{}, nil
-	}
-	for _, s := range ddoauth.Sites() {
-		if strings.EqualFold(s.Name(), v) {
-			return s, nil
-		}
-	}
-	return client.ResolveSite(v)
 }
 
 // approve plays the user: the emulator's consent page, then the browser

@@ -3,9 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
+	"io/fs"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -34,6 +38,96 @@ func TestRunEverySite(t *testing.T) {
 			})
 		}
 	}
+}
+
+// TestMain runs main instead of the tests in the copies TestHelp starts.
+func TestMain(m *testing.M) {
+	if os.Getenv("EXAMPLE_RUN_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// TestHelp: -h exits 0, and the usage names the flags and every
+// environment variable the command reads; an unknown flag exits 1.
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command(os.Args[0], "-h")
+	cmd.Env = append(os.Environ(), "EXAMPLE_RUN_MAIN=1")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+	for _, name := range []string{"-site", "-connection", "-api-key", "DD_SITE", "DD_CLIENT_ID", "DD_CLIENT_SECRET", "DD_REDIRECT_URL", "DDOAUTH_CONNECTION"} {
+		assert.Contains(t, string(out), name)
+	}
+	cmd = exec.Command(os.Args[0], "-nope")
+	cmd.Env = append(os.Environ(), "EXAMPLE_RUN_MAIN=1")
+	out, err = cmd.CombinedOutput()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, string(out))
+	assert.Equal(t, 1, exit.ExitCode())
+}
+
+// TestSiteSpellings: -site and DD_SITE take a site's name in any case, its
+// domain, a host or an origin; -site wins.
+func TestSiteSpellings(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ flag, env string }{
+		{"eu1", ""}, {"EU1", ""}, {"datadoghq.eu", ""}, {"app.datadoghq.eu", ""}, {"", "eu1"}, {"", "EU1"}, {"", "datadoghq.eu"}, {"eu1", "us5"},
+	} {
+		t.Run(tc.flag+"/"+tc.env, func(t *testing.T) {
+			t.Parallel()
+			var args []string
+			if tc.flag != "" {
+				args = []string{"-site", tc.flag}
+			}
+			var out bytes.Buffer
+			conn, err := run(context.Background(), args, func(k string) string { return map[string]string{"DD_SITE": tc.env}[k] }, &out)
+			require.NoError(t, err, out.String())
+			assert.Equal(t, "EU1", conn.Site.Name())
+		})
+	}
+}
+
+// TestRunSaves: -connection writes the connection with its tokens and
+// -api-key the organization's API key, both readable by the owner only;
+// an existing key file is never overwritten.
+func TestRunSaves(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	connFile, keyFile := filepath.Join(dir, "conn.json"), filepath.Join(dir, "key")
+	var out bytes.Buffer
+	conn, err := run(context.Background(), []string{"-site", "us3", "-api-key", keyFile},
+		func(k string) string { return map[string]string{"DDOAUTH_CONNECTION": connFile}[k] }, &out)
+	require.NoError(t, err, out.String())
+	b, err := os.ReadFile(connFile)
+	require.NoError(t, err)
+	saved, err := ddoauth.UnmarshalConnection(b)
+	require.NoError(t, err)
+	assert.Equal(t, conn.Token.RefreshToken, saved.Token.RefreshToken)
+	assert.Equal(t, "US3", saved.Site.Name())
+	key, err := os.ReadFile(keyFile)
+	require.NoError(t, err)
+	assert.Len(t, strings.TrimSpace(string(key)), 32)
+	assert.NotContains(t, out.String(), strings.TrimSpace(string(key)))
+	for _, f := range []string{connFile, keyFile} {
+		info, err := os.Stat(f)
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o600), info.Mode().Perm(), f)
+	}
+
+	_, err = run(context.Background(), []string{"-site", "us3", "-api-key", keyFile}, func(string) string { return "" }, &out)
+	assert.ErrorIs(t, err, fs.ErrExist)
+	again, err := os.ReadFile(keyFile)
+	require.NoError(t, err)
+	assert.Equal(t, key, again)
+
+	// A run that creates no key leaves no file behind.
+	other := filepath.Join(dir, "other")
+	_, err = run(context.Background(), []string{"-site", "us3", "-api-key", other, "-timeout", "1ns"}, func(string) string { return "" }, &out)
+	require.Error(t, err)
+	_, err = os.Stat(other)
+	assert.ErrorIs(t, err, fs.ErrNotExist)
 }
 
 func TestRunNoSite(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 
 	"github.com/ddoauth/ddoauth"
 	"github.com/ddoauth/ddoauth/ddoauthtest"
+	"github.com/ddoauth/ddoauth/examples/internal/cli"
 )
 
 const sessionCookie = "session"
@@ -27,6 +28,7 @@ const sessionCookie = "session"
 // organization (see apiKeyID).
 type backend struct {
 	origin     string
+	site       ddoauth.Site // for onboarding links that name none; zero: a site picker
 	client     *ddoauth.Client
 	handlers   *ddoauth.Handlers
 	dd         *ddoauthtest.Server // nil against real Datadog
@@ -76,7 +78,7 @@ func (b *backend) routes() {
 		onboarding = b.viaGateway(onboarding)
 		b.mux.Handle("/_datadog/{host}/{path...}", b.gateway())
 	}
-	b.mux.Handle("GET /oauth/datadog/onboarding", b.signedIn(onboarding))
+	b.mux.Handle("GET /oauth/datadog/onboarding", b.signedIn(b.siteByName(onboarding)))
 	b.mux.Handle("GET /oauth/datadog/callback", b.handlers.Callback())
 	b.mux.HandleFunc("GET /connections", b.listConnections)
 	b.mux.HandleFunc("POST /connections/{id}/disconnect", b.disconnect)
@@ -113,6 +115,30 @@ func (b *backend) signedIn(next http.Handler) http.Handler {
 			http.Redirect(w, r, "/?next="+url.QueryEscape(r.URL.RequestURI()), http.StatusSeeOther)
 			return
 		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// siteByName lets the onboarding URL take a site as every example does:
+// a site's name (?site=eu1) becomes its domain, and a link that names no
+// site gets b.site, if any. Whatever Datadog sends passes unchanged.
+func (b *backend) siteByName(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		v := q.Get("site")
+		switch {
+		case v != "" && !strings.Contains(v, "."):
+			if s, err := cli.Site(v); err == nil {
+				q.Set("site", s.Domain())
+			}
+		case v == "" && q.Get("domain") == "" && !b.site.IsZero():
+			q.Set("domain", b.site.Domain())
+		default:
+			next.ServeHTTP(w, r)
+			return
+		}
+		r = r.Clone(r.Context())
+		r.URL.RawQuery = q.Encode()
 		next.ServeHTTP(w, r)
 	})
 }

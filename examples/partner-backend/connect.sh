@@ -5,6 +5,7 @@
 #   DDOAUTH_AUTOCONSENT=1 go run ./examples/partner-backend &
 #   ./examples/partner-backend/connect.sh [site]     # default https://app.datadoghq.eu
 #
+# site is a name (eu1, US1-FED), a domain, a host or an origin.
 # BASE is the backend's origin (default http://127.0.0.1:8080), USER_NAME
 # the stub user (default alice). Run twice for one site, the second
 # connection shows the API key the first saved: Datadog creates one per

@@ -13,6 +13,10 @@
 // site, so that a reconnection finds it; a key the store fails to save is
 // kept in a fallback and logged by its last four characters.
 //
+// The onboarding URL takes the site as Datadog sends it (site= or
+// domain=), or by name (?site=eu1); a link that names none gets a site
+// picker, or the site -site or DD_SITE names.
+//
 // It listens on ADDR (default 127.0.0.1:8080). With no other configuration
 // Datadog is ddoauthtest's in-process emulator, and its authorize and
 // consent pages are served to the browser under /_datadog/<host>/, since a
@@ -48,18 +52,40 @@ import (
 
 	"github.com/ddoauth/ddoauth"
 	"github.com/ddoauth/ddoauth/ddoauthtest"
+	"github.com/ddoauth/ddoauth/examples/internal/cli"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := run(ctx, os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "partner-backend:", err)
-		os.Exit(1)
-	}
+	cli.Exit("partner-backend", run(ctx, os.Args[1:], os.Getenv, os.Stdout))
 }
 
-func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
+const summary = `partner-backend is a small partner backend for a Datadog API integration:
+a stub sign-in, the onboarding URL, the redirect URI, a list of
+connections and a disconnect. Without DD_CLIENT_ID, Datadog is an
+in-process emulator whose pages are served under /_datadog/.`
+
+var env = []cli.Env{
+	{"ADDR", "address to listen on (default 127.0.0.1:8080)"},
+	{"DD_SITE", "default of -site"},
+	{"DD_CLIENT_ID", "the OAuth client's ID; set, it talks to real Datadog"},
+	{"DD_CLIENT_SECRET", "the OAuth client's secret"},
+	{"DD_REDIRECT_URL", "real Datadog: the registered redirect URI, reaching this server's /oauth/datadog/callback"},
+	{"DDOAUTH_COOKIE_KEY", "32 bytes, base64: seals pending authorizations; shared by replicas (default: random at start)"},
+	{"DDOAUTH_AUTOCONSENT", "1: the emulator approves at once, for connect.sh"},
+	{"DATABASE_URL", "Postgres: a store replicas share"},
+	{"REDIS_URL", "Redis: a store replicas share"},
+	{"DDOAUTH_STORE_KEY", "32 bytes, base64: seals tokens and API keys in the shared store"},
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
+	fs := cli.NewFlagSet("partner-backend", summary, env, out)
+	siteFlag := fs.String("site", getenv("DD_SITE"), cli.SiteUsage+"; for onboarding links that name none (empty: a site picker)")
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	getenv = withEnv(getenv, "DD_SITE", *siteFlag)
 	addr := getenv("ADDR")
 	if addr == "" {
 		addr = "127.0.0.1:8080"
@@ -88,6 +114,16 @@ func run(ctx context.Context, getenv func(string) string, out io.Writer) error {
 	return nil
 }
 
+// withEnv is getenv with name set to value.
+func withEnv(getenv func(string) string, name, value string) func(string) string {
+	return func(k string) string {
+		if k == name {
+			return value
+		}
+		return getenv(k)
+	}
+}
+
 // newBackend makes the backend for the origin it is served at (used for
 // the emulator's redirect URI and gateway links).
 func newBackend(origin string, getenv func(string) string) (*backend, error) {
@@ -95,11 +131,15 @@ func newBackend(origin string, getenv func(string) string) (*backend, error) {
 	if err != nil {
 		return nil, err
 	}
+	site, err := cli.Site(getenv("DD_SITE"))
+	if err != nil {
+		return nil, err
+	}
 	st, closeStore, err := openStore(context.Background(), getenv)
 	if err != nil {
 		return nil, err
 	}
-	b := &backend{origin: origin, store: st, closeStore: closeStore, sessions: map[string]string{}, conns: map[string]*record{}, logs: os.Stderr}
+	b := &backend{origin: origin, site: site, store: st, closeStore: closeStore, sessions: map[string]string{}, conns: map[string]*record{}, logs: os.Stderr}
 	b.keys = &keyStore{primary: st, Leaser: st}
 	if id := getenv("DD_CLIENT_ID"); id != "" {
 		b.client, err = ddoauth.New(ddoauth.Config{

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"os/exec"
 	"strings"
 	"sync"
@@ -321,7 +322,7 @@ func TestConnectScript(t *testing.T) {
 		}
 	}
 	b, origin := start(t, map[string]string{"DDOAUTH_AUTOCONSENT": "1"})
-	cmd := exec.Command("bash", "connect.sh", "https://us3.datadoghq.com")
+	cmd := exec.Command("bash", "connect.sh", "us3")
 	cmd.Env = append(cmd.Environ(), "BASE="+origin, "DISCONNECT=1")
 	out, err := cmd.CombinedOutput()
 	require.NoError(t, err, string(out))
@@ -418,9 +419,63 @@ func TestRun(t *testing.T) {
 	out := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, func(k string) string { return map[string]string{"ADDR": "127.0.0.1:0"}[k] }, out)
+		done <- run(ctx, nil, func(k string) string { return map[string]string{"ADDR": "127.0.0.1:0"}[k] }, out)
 	}()
 	cancel()
 	require.NoError(t, <-done)
 	assert.Contains(t, out.String(), "Datadog: emulated in process")
+}
+
+// TestMain runs main instead of the tests in the copies TestHelp starts.
+func TestMain(m *testing.M) {
+	if os.Getenv("EXAMPLE_RUN_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// TestHelp: -h exits 0, and the usage names the flags and every
+// environment variable the command reads; an unknown flag exits 1.
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command(os.Args[0], "-h")
+	cmd.Env = append(os.Environ(), "EXAMPLE_RUN_MAIN=1")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+	for _, name := range []string{"-site", "ADDR", "DD_SITE", "DD_CLIENT_ID", "DD_CLIENT_SECRET", "DD_REDIRECT_URL",
+		"DDOAUTH_COOKIE_KEY", "DDOAUTH_AUTOCONSENT", "DATABASE_URL", "REDIS_URL", "DDOAUTH_STORE_KEY"} {
+		assert.Contains(t, string(out), name)
+	}
+	cmd = exec.Command(os.Args[0], "-nope")
+	cmd.Env = append(os.Environ(), "EXAMPLE_RUN_MAIN=1")
+	out, err = cmd.CombinedOutput()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, string(out))
+	assert.Equal(t, 1, exit.ExitCode())
+}
+
+// TestSiteSpellings: the onboarding URL takes a site's name in any case
+// as well as what Datadog sends, and DD_SITE names the site of links
+// that name none.
+func TestSiteSpellings(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ query, env string }{
+		{"site=eu1", ""}, {"site=EU1", ""}, {"site=datadoghq.eu", ""}, {"site=https%3A%2F%2Fapp.datadoghq.eu", ""},
+		{"domain=datadoghq.eu", ""}, {"", "eu1"}, {"", "datadoghq.eu"}, {"site=eu1", "us5"},
+	} {
+		t.Run(tc.query+"/"+tc.env, func(t *testing.T) {
+			t.Parallel()
+			_, origin := start(t, map[string]string{"DDOAUTH_AUTOCONSENT": "1", "DD_SITE": tc.env})
+			c := userAgent(t)
+			do(t, c, http.MethodPost, origin+"/signin", url.Values{"user": {"alice"}})
+			p := do(t, c, http.MethodGet, origin+"/oauth/datadog/onboarding?"+tc.query, nil)
+			require.Equal(t, http.StatusOK, p.status, p.body)
+			list, _ := connections(t, c, origin)
+			require.Len(t, list, 1)
+			assert.Equal(t, "EU1", list[0]["site_name"])
+		})
+	}
+	_, err := newBackend("http://127.0.0.1:1", func(k string) string { return map[string]string{"DD_SITE": "eu7"}[k] })
+	assert.ErrorIs(t, err, ddoauth.ErrUnknownSite)
 }

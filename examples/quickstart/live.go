@@ -5,10 +5,10 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"sync"
 	"time"
 
@@ -19,23 +19,17 @@ import (
 // redirect URI, refreshes the token, and revokes the grant. It does not
 // create the API key: Datadog shows that key once, and a quickstart has
 // nowhere safe to keep it.
-func runLive(ctx context.Context) error {
+func runLive(ctx context.Context, site ddoauth.Site, getenv func(string) string, out io.Writer) error {
 	client, err := ddoauth.New(ddoauth.Config{
-		ClientID:     os.Getenv("DD_CLIENT_ID"),
-		ClientSecret: os.Getenv("DD_CLIENT_SECRET"),
-		RedirectURL:  os.Getenv("DD_REDIRECT_URL"),
+		ClientID:     getenv("DD_CLIENT_ID"),
+		ClientSecret: getenv("DD_CLIENT_SECRET"),
+		RedirectURL:  getenv("DD_REDIRECT_URL"),
 	})
 	if err != nil {
 		return err
 	}
-	var site ddoauth.Site
-	if raw := os.Getenv("DD_SITE"); raw != "" {
-		if site, err = client.ResolveSite(raw); err != nil {
-			return err
-		}
-	}
-	redirect, _ := url.Parse(os.Getenv("DD_REDIRECT_URL"))
-	if redirect.Scheme != "http" || redirect.Port() == "" {
+	redirect, err := url.Parse(getenv("DD_REDIRECT_URL"))
+	if err != nil || redirect.Scheme != "http" || redirect.Port() == "" {
 		return errors.New("DD_REDIRECT_URL must be a loopback URL with a port, such as http://127.0.0.1:8765/callback")
 	}
 	path := redirect.Path
@@ -50,8 +44,8 @@ func runLive(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Println("Open this URL in a browser signed in to Datadog:")
-	fmt.Println(authURL)
+	fmt.Fprintln(out, "Open this URL in a browser signed in to Datadog:")
+	fmt.Fprintln(out, authURL)
 
 	done := make(chan result, 1)
 	mux := http.NewServeMux()
@@ -69,16 +63,16 @@ func runLive(ctx context.Context) error {
 	if res.err != nil {
 		return res.err
 	}
-	fmt.Printf("connected: %v\n", res.conn)
+	fmt.Fprintf(out, "connected: %v\n", res.conn)
 	next, err := client.Refresh(ctx, res.conn)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("refreshed: %v\n", next)
+	fmt.Fprintf(out, "refreshed: %v\n", next)
 	if err := client.Revoke(ctx, next); err != nil {
 		return err
 	}
-	fmt.Println("revoked: the grant is gone; run again to connect anew")
+	fmt.Fprintln(out, "revoked: the grant is gone; run again to connect anew")
 	return nil
 }
 

@@ -4,10 +4,11 @@
 // refresh and revoke.
 //
 // With no configuration it runs on ddoauthtest's in-process Datadog and
-// prints one row per site. With DD_CLIENT_ID, DD_CLIENT_SECRET and
-// DD_REDIRECT_URL set it runs once against real Datadog (DD_SITE, default
-// datadoghq.com): it prints the authorize URL and waits for the callback on
-// the redirect URL's local port.
+// prints one row per site (or only the one -site or DD_SITE names). With
+// DD_CLIENT_ID, DD_CLIENT_SECRET and DD_REDIRECT_URL set it runs once
+// against real Datadog, in the site -site or DD_SITE names (empty: the
+// user picks on US1's page): it prints the authorize URL and waits for the
+// callback on the redirect URL's local port.
 package main
 
 import (
@@ -24,24 +25,45 @@ import (
 
 	"github.com/ddoauth/ddoauth"
 	"github.com/ddoauth/ddoauth/ddoauthtest"
+	"github.com/ddoauth/ddoauth/examples/internal/cli"
 )
 
 const redirectURL = "https://partner.example/oauth/datadog/callback"
 
 func main() {
-	var err error
-	if os.Getenv("DD_CLIENT_ID") != "" {
-		err = runLive(context.Background())
-	} else {
-		err = runEmulated(context.Background(), os.Stdout)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "quickstart:", err)
-		os.Exit(1)
-	}
+	cli.Exit("quickstart", run(context.Background(), os.Args[1:], os.Getenv, os.Stdout))
 }
 
-func runEmulated(ctx context.Context, out io.Writer) error {
+const summary = `quickstart runs Datadog's partner OAuth flow end to end: onboarding link,
+authorize, callback, code exchange, the API key, a metric and a log sent
+to the site's intakes, refresh and revoke. Without DD_CLIENT_ID it runs
+on an in-process emulator of Datadog, for every site.`
+
+var env = []cli.Env{
+	{"DD_SITE", "default of -site"},
+	{"DD_CLIENT_ID", "the OAuth client's ID; set, it runs once against real Datadog"},
+	{"DD_CLIENT_SECRET", "the OAuth client's secret"},
+	{"DD_REDIRECT_URL", "real Datadog: the registered loopback redirect URL, such as http://127.0.0.1:8765/callback"},
+}
+
+func run(ctx context.Context, args []string, getenv func(string) string, out io.Writer) error {
+	fs := cli.NewFlagSet("quickstart", summary, env, out)
+	siteFlag := fs.String("site", getenv("DD_SITE"), cli.SiteUsage+"; empty: every site (emulator), or the user picks on US1's page")
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	site, err := cli.Site(*siteFlag)
+	if err != nil {
+		return err
+	}
+	if getenv("DD_CLIENT_ID") != "" {
+		return runLive(ctx, site, getenv, out)
+	}
+	return runEmulated(ctx, site, out)
+}
+
+// runEmulated runs the flow for only (every site if zero) on the emulator.
+func runEmulated(ctx context.Context, only ddoauth.Site, out io.Writer) error {
 	dd := ddoauthtest.NewServer()
 	defer dd.Close()
 	dd.AutoConsent = true
@@ -57,8 +79,12 @@ func runEmulated(ctx context.Context, out io.Writer) error {
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SITE\tAUTHORIZE HOST\tTOKEN HOST\tLOGS INTAKE HOST\tRESULT")
-	failed := 0
+	failed, ran := 0, 0
 	for i, site := range ddoauth.Sites() {
+		if !only.IsZero() && !site.SameRegion(only) {
+			continue
+		}
+		ran++
 		result := "ok"
 		if err := flow(ctx, dd, client, site, i); err != nil {
 			result = "FAIL: " + err.Error()
@@ -68,7 +94,7 @@ func runEmulated(ctx context.Context, out io.Writer) error {
 	}
 	tw.Flush()
 	if failed > 0 {
-		return fmt.Errorf("%d of %d sites failed", failed, len(ddoauth.Sites()))
+		return fmt.Errorf("%d of %d sites failed", failed, ran)
 	}
 	return nil
 }

@@ -2,16 +2,20 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/ddoauth/ddoauth"
 )
 
 func TestQuickstartRunsEverySite(t *testing.T) {
 	var out bytes.Buffer
-	require.NoError(t, runEmulated(t.Context(), &out))
+	require.NoError(t, runEmulated(t.Context(), ddoauth.Site{}, &out))
 	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
 	require.Len(t, lines, 10, out.String())
 	for _, want := range []string{
@@ -28,4 +32,57 @@ func TestQuickstartRunsEverySite(t *testing.T) {
 	for _, l := range lines[1:] {
 		assert.True(t, strings.HasSuffix(l, " ok"), l)
 	}
+}
+
+// TestSiteSpellings: -site and DD_SITE take a site's name in any case, its
+// domain, a host or an origin, and run the flow for that site only.
+func TestSiteSpellings(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ flag, env string }{
+		{"eu1", ""}, {"EU1", ""}, {"datadoghq.eu", ""}, {"https://app.datadoghq.eu/", ""},
+		{"", "eu1"}, {"", "datadoghq.eu"}, {"eu1", "us5"},
+	} {
+		t.Run(tc.flag+"/"+tc.env, func(t *testing.T) {
+			t.Parallel()
+			var args []string
+			if tc.flag != "" {
+				args = []string{"-site", tc.flag}
+			}
+			var out bytes.Buffer
+			require.NoError(t, run(t.Context(), args, func(k string) string { return map[string]string{"DD_SITE": tc.env}[k] }, &out))
+			lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+			require.Len(t, lines, 2, out.String())
+			assert.Equal(t, "EU1 app.datadoghq.eu api.datadoghq.eu http-intake.logs.datadoghq.eu ok", strings.Join(strings.Fields(lines[1]), " "))
+		})
+	}
+	err := run(t.Context(), []string{"-site", "datadoghq.evil.example"}, func(string) string { return "" }, &bytes.Buffer{})
+	assert.ErrorIs(t, err, ddoauth.ErrUnknownSite)
+}
+
+// TestMain runs main instead of the tests in the copy TestHelp starts.
+func TestMain(m *testing.M) {
+	if os.Getenv("EXAMPLE_RUN_MAIN") == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
+
+// TestHelp: -h exits 0, and the usage names the flags and every
+// environment variable the command reads; an unknown flag exits 1.
+func TestHelp(t *testing.T) {
+	t.Parallel()
+	cmd := exec.Command(os.Args[0], "-h")
+	cmd.Env = append(os.Environ(), "EXAMPLE_RUN_MAIN=1")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, string(out))
+	for _, name := range []string{"-site", "DD_SITE", "DD_CLIENT_ID", "DD_CLIENT_SECRET", "DD_REDIRECT_URL"} {
+		assert.Contains(t, string(out), name)
+	}
+	cmd = exec.Command(os.Args[0], "-nope")
+	cmd.Env = append(os.Environ(), "EXAMPLE_RUN_MAIN=1")
+	out, err = cmd.CombinedOutput()
+	var exit *exec.ExitError
+	require.ErrorAs(t, err, &exit, string(out))
+	assert.Equal(t, 1, exit.ExitCode())
 }

@@ -4,18 +4,21 @@
 // connection lives in.
 //
 // With no configuration it runs on ddoauthtest's in-process Datadog: it
-// connects an organization in every site, sends, reads the event back with
-// the connection's bearer token, and prints what each site received.
+// connects an organization in every site (or the one -site or DD_SITE
+// names), sends, reads the event back with the connection's bearer token,
+// and prints what each site received.
 //
 // For real use, set:
 //
-//	DDOAUTH_CONNECTION  path of a stored connection (a ddoauth.Connection as JSON)
-//	DD_API_KEY          the API key Client.CreateAPIKey returned for that organization
+//	DDOAUTH_CONNECTION  path of a connection file, as authorize -connection writes it
+//	DD_API_KEY          the organization's API key, as authorize -api-key writes it
+//
+// The first run compiles the official client's datadogV1 and datadogV2
+// packages: it stays silent for minutes and needs gigabytes of memory.
 package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -32,19 +35,41 @@ import (
 	"github.com/ddoauth/ddoauth"
 	"github.com/ddoauth/ddoauth/datadogclient"
 	"github.com/ddoauth/ddoauth/ddoauthtest"
+	"github.com/ddoauth/ddoauth/examples/internal/cli"
 )
 
 func main() {
-	var err error
-	if path := os.Getenv("DDOAUTH_CONNECTION"); path != "" {
-		err = runLive(context.Background(), path, os.Getenv("DD_API_KEY"))
-	} else {
-		err = runEmulated(context.Background(), os.Stdout)
+	cli.Exit("send-data", run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, nil))
+}
+
+const summary = `send-data sends a metric, a log and an event into a connected customer's
+Datadog organization through the official Datadog client, with the
+organization's API key, to its site. Without DDOAUTH_CONNECTION it runs on
+an in-process emulator of Datadog, for every site.`
+
+var env = []cli.Env{
+	{"DDOAUTH_CONNECTION", "path of the connection file authorize -connection wrote; set, it sends to real Datadog"},
+	{"DD_API_KEY", "the organization's API key, as authorize -api-key wrote it"},
+	{"DD_SITE", "default of -site"},
+}
+
+// run is main with its environment; base carries the requests to Datadog
+// (nil: http.DefaultTransport).
+func run(ctx context.Context, args []string, getenv func(string) string, out io.Writer, base http.RoundTripper) error {
+	fs := cli.NewFlagSet("send-data", summary, env, out)
+	siteFlag := fs.String("site", getenv("DD_SITE"), cli.SiteUsage+
+		"; with DDOAUTH_CONNECTION, the connection's site must be this one; without, the emulator's site to send to (empty: every site)")
+	if err := cli.Parse(fs, args); err != nil {
+		return err
 	}
+	site, err := cli.Site(*siteFlag)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "send-data:", err)
-		os.Exit(1)
+		return err
 	}
+	if path := getenv("DDOAUTH_CONNECTION"); path != "" {
+		return runLive(ctx, path, getenv("DD_API_KEY"), site, base, out)
+	}
+	return runEmulated(ctx, site, out)
 }
 
 // send submits one metric, one log and one event with key, to key's site.
@@ -69,7 +94,9 @@ func send(ctx context.Context, api *datadog.APIClient, key *ddoauth.APIKey, now 
 	return nil
 }
 
-func runLive(ctx context.Context, path, apiKey string) error {
+// runLive sends with apiKey to the site of the connection stored at path,
+// which must be site unless site is zero.
+func runLive(ctx context.Context, path, apiKey string, site ddoauth.Site, base http.RoundTripper, out io.Writer) error {
 	if apiKey == "" {
 		return errors.New("DD_API_KEY is not set")
 	}
@@ -77,24 +104,29 @@ func runLive(ctx context.Context, path, apiKey string) error {
 	if err != nil {
 		return err
 	}
-	var conn ddoauth.Connection
-	if err := json.Unmarshal(b, &conn); err != nil {
+	conn, err := ddoauth.UnmarshalConnection(b)
+	if err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}
-	if conn.Site.Domain() == "" {
+	switch {
+	case conn.Site.Domain() == "":
 		return fmt.Errorf("%s: the connection names no built-in Datadog site", path)
+	case !site.IsZero() && !site.SameRegion(conn.Site):
+		return fmt.Errorf("%s: the connection is in %s, not %s", path, conn.Site.Name(), site.Name())
 	}
-	key := &ddoauth.APIKey{Key: apiKey, Site: conn.Site}
+	key := &ddoauth.APIKey{Key: strings.TrimSpace(apiKey), Site: conn.Site}
 	cfg := datadog.NewConfiguration()
-	cfg.HTTPClient = &http.Client{Transport: &datadogclient.Transport{}}
+	cfg.HTTPClient = &http.Client{Transport: &datadogclient.Transport{Base: base}}
 	if err := send(ctx, datadog.NewAPIClient(cfg), key, time.Now()); err != nil {
 		return err
 	}
-	fmt.Printf("sent a metric, a log and an event to %s (%s)\n", conn.Site.Name(), conn.Site.Domain())
+	fmt.Fprintf(out, "sent a metric, a log and an event to %s (%s)\n", conn.Site.Name(), conn.Site.Domain())
 	return nil
 }
 
-func runEmulated(ctx context.Context, out io.Writer) error {
+// runEmulated connects an organization in only (every site if zero) and
+// sends to it.
+func runEmulated(ctx context.Context, only ddoauth.Site, out io.Writer) error {
 	const redirectURL = "https://partner.example/oauth/datadog/callback"
 	dd := ddoauthtest.NewServer()
 	defer dd.Close()
@@ -116,6 +148,9 @@ func runEmulated(ctx context.Context, out io.Writer) error {
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "SITE\tARRIVED (endpoint@host)\tEVENTS READ BACK")
 	for _, site := range ddoauth.Sites() {
+		if !only.IsZero() && !site.SameRegion(only) {
+			continue
+		}
 		// Connect the site's organization, as the partner's backend does once.
 		authURL, pending, err := client.Start(site)
 		if err != nil {

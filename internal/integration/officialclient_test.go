@@ -64,6 +64,7 @@ func setup(t *testing.T) *env {
 	dd := ddoauthtest.NewServer()
 	t.Cleanup(dd.Close)
 	dd.Now = clk.Now
+	dd.DecodeZstd = decodeZstd
 	extra := us7(t)
 	dd.AddSite(extra)
 	oc := dd.NewClient(redirectURL, ddoauthtest.ScopeAPIKeysWrite, ddoauthtest.ScopeEventsRead)
