@@ -1,37 +1,36 @@
-# Tools run at pinned versions through `go run`, so a machine needs only Go.
+# Tools run at pinned versions through `go install`/`go run`, so a machine needs only Go.
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME ?= 30s
 
-.PHONY: test test-official bench fuzz cover chromium servers fleet send-data
+.PHONY: test bench fuzz cover chromium servers fleet send-data
 
-# The official Datadog client's generated packages, datadogV1 and
-# datadogV2, take minutes and about 7 GB to compile from a cold cache,
-# more than the rest of the module with -race. `make test` leaves the
-# packages that use them (BIG), and the README check whose snippets do, to
-# `make test-official`, which compiles them once: for go vet, and the
-# tests reuse that compile. The packages that use only the client's core
-# (CLIENT) run without -race too, so the core and its C zstd library
-# compile once. go test runs with -vet=off: go vet has run every check
-# go test would, and go test's own vet would analyze every dependency
-# again. The fleet's tests, which run for real minutes of token expiries,
-# are `make fleet`'s.
+# make test runs every check and every test, each package compiled once
+# per build mode:
+# - go test runs go vet's whole suite (-vet=all) on what it compiles, so
+#   there is no separate go vet build.
+# - The packages that use the official Datadog client (CLIENT) run
+#   without -race: its generated datadogV1 and datadogV2 take minutes and
+#   about 7 GB to compile, and -race would make that a second compile.
+#   The README check (whose snippets use the client) runs after them and
+#   reuses that compile.
+# - Every other package runs with -race, -p 4 so that compiling goes on
+#   while the fleet's processes wait for token expiries.
+# - staticcheck reads the export data those builds left in the cache
+#   (GOFLAGS=-race for the -race packages).
 IMPORTS = go list -f '{{.ImportPath}} {{join .Deps " "}} {{join .TestImports " "}} {{join .XTestImports " "}}' ./...
-BIG = $(shell $(IMPORTS) | grep -E ' github.com/DataDog/datadog-api-client-go/v2/api/datadogV[12]( |$$)' | cut -d' ' -f1) \
-	github.com/ddoauth/ddoauth/internal/readmetest
-CLIENT = $(shell $(IMPORTS) | grep ' github.com/DataDog/datadog-api-client-go/v2/' | cut -d' ' -f1)
-CORE = $(filter-out $(BIG),$(shell go list ./...))
+README_CHECK = github.com/ddoauth/ddoauth/internal/readmetest
+CLIENT = $(filter-out $(README_CHECK),$(shell $(IMPORTS) | grep ' github.com/DataDog/datadog-api-client-go/v2/' | cut -d' ' -f1))
+RACE = $(filter-out $(CLIENT) $(README_CHECK),$(shell go list ./...))
 
 test:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	go vet $(CORE)
-	go run $(STATICCHECK) $(CORE)
-	go test -race -vet=off -count=1 $(filter-out $(CLIENT) github.com/ddoauth/ddoauth/internal/fleet,$(CORE))
-	go test -vet=off -count=1 $(filter-out $(BIG),$(CLIENT))
-
-test-official:
-	go vet $(BIG)
-	go run $(STATICCHECK) $(BIG)
-	go test -vet=off -count=1 $(BIG)
+	go test -race -vet=all -count=1 -p 4 $(RACE)
+	go test -vet=all -count=1 $(CLIENT)
+	go test -vet=all -count=1 $(README_CHECK)
+	@bin=$$(mktemp -d) && trap 'rm -rf "$$bin"' EXIT && set -x && \
+	GOBIN=$$bin go install $(STATICCHECK) && \
+	GOFLAGS=-race $$bin/staticcheck $(RACE) && \
+	$$bin/staticcheck $(CLIENT) $(README_CHECK)
 
 # go run prints nothing while it compiles: say so before.
 send-data:
