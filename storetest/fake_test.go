@@ -26,6 +26,7 @@ type fakeStore struct {
 	keys   map[string]ddoauth.APIKey
 	leases map[string]fakeLease
 	used   map[string]time.Time
+	paused int // callers inside pause
 }
 
 type fakeRecord struct {
@@ -80,12 +81,25 @@ func (s *fakeStore) after(ctx context.Context) error {
 
 // pause lets every racing caller decide before any of them writes, for
 // the bugs that check and write in two steps.
+//
+// A caller waits, with the lock released, until another caller has paused
+// too (or 250 ms, for a caller that has no rival): on a loaded machine a
+// fixed sleep can end before the scheduler starts any rival, and the
+// planted race would not happen.
 func (s *fakeStore) pause(bug string) {
-	if s.has(bug) {
+	if !s.has(bug) {
+		return
+	}
+	s.paused++
+	for deadline := time.Now().Add(250 * time.Millisecond); s.paused < 2 && time.Now().Before(deadline); {
 		s.mu.Unlock()
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(time.Millisecond)
 		s.mu.Lock()
 	}
+	s.mu.Unlock()
+	time.Sleep(5 * time.Millisecond)
+	s.mu.Lock()
+	s.paused--
 }
 
 func (s *fakeStore) Format(f fmt.State, verb rune) {
