@@ -185,9 +185,11 @@ func (ts *TokenSource) run(ctx context.Context, call *refreshCall, rejected stri
 	ts.call = nil
 	op, ev := ts.obs.take(), ts.obs.note(ts.c, ts.id, connSite(conn), err)
 	ts.mu.Unlock()
+	// The event and the operation's end come before the waiting callers
+	// wake, so that what they see (an event, a span) is complete.
 	ts.c.emit(ctx, ev)
-	close(call.done)
 	op.end(connSite(conn), err)
+	close(call.done)
 }
 
 // earlyRetryBase is the first pause after a failed early refresh.
