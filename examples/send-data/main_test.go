@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -12,16 +11,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ddoauth/ddoauth"
+	"github.com/ddoauth/ddoauth/examples/internal/clitest"
 )
 
 // TestMain runs main instead of the tests in the copies TestHelp starts.
-func TestMain(m *testing.M) {
-	if os.Getenv("EXAMPLE_RUN_MAIN") == "1" {
-		main()
-		return
-	}
-	os.Exit(m.Run())
-}
+func TestMain(m *testing.M) { clitest.Main(m, main) }
 
 func TestSendDataRunsEverySite(t *testing.T) {
 	t.Parallel()
@@ -89,19 +83,7 @@ func TestSendDataLiveRefusesBadConfiguration(t *testing.T) {
 // environment variable the command reads; an unknown flag exits 1.
 func TestHelp(t *testing.T) {
 	t.Parallel()
-	cmd := exec.Command(os.Args[0], "-h")
-	cmd.Env = append(os.Environ(), "EXAMPLE_RUN_MAIN=1")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, string(out))
-	for _, name := range []string{"-site", "DD_SITE", "DDOAUTH_CONNECTION", "DD_API_KEY"} {
-		assert.Contains(t, string(out), name)
-	}
-	cmd = exec.Command(os.Args[0], "-nope")
-	cmd.Env = append(os.Environ(), "EXAMPLE_RUN_MAIN=1")
-	out, err = cmd.CombinedOutput()
-	var exit *exec.ExitError
-	require.ErrorAs(t, err, &exit, string(out))
-	assert.Equal(t, 1, exit.ExitCode())
+	clitest.CheckHelp(t, "-site", "DD_SITE", "DDOAUTH_CONNECTION", "DD_API_KEY")
 }
 
 // rows is out's lines with their columns single-spaced.
