@@ -2,8 +2,6 @@ package main
 
 import (
 	"bytes"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
@@ -11,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ddoauth/ddoauth"
+	"github.com/ddoauth/ddoauth/examples/internal/clitest"
 )
 
 func TestQuickstartRunsEverySite(t *testing.T) {
@@ -59,30 +58,12 @@ func TestSiteSpellings(t *testing.T) {
 	assert.ErrorIs(t, err, ddoauth.ErrUnknownSite)
 }
 
-// TestMain runs main instead of the tests in the copy TestHelp starts.
-func TestMain(m *testing.M) {
-	if os.Getenv("EXAMPLE_RUN_MAIN") == "1" {
-		main()
-		return
-	}
-	os.Exit(m.Run())
-}
+// TestMain runs main instead of the tests in the copies TestHelp starts.
+func TestMain(m *testing.M) { clitest.Main(m, main) }
 
 // TestHelp: -h exits 0, and the usage names the flags and every
 // environment variable the command reads; an unknown flag exits 1.
 func TestHelp(t *testing.T) {
 	t.Parallel()
-	cmd := exec.Command(os.Args[0], "-h")
-	cmd.Env = append(os.Environ(), "EXAMPLE_RUN_MAIN=1")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, string(out))
-	for _, name := range []string{"-site", "DD_SITE", "DD_CLIENT_ID", "DD_CLIENT_SECRET", "DD_REDIRECT_URL"} {
-		assert.Contains(t, string(out), name)
-	}
-	cmd = exec.Command(os.Args[0], "-nope")
-	cmd.Env = append(os.Environ(), "EXAMPLE_RUN_MAIN=1")
-	out, err = cmd.CombinedOutput()
-	var exit *exec.ExitError
-	require.ErrorAs(t, err, &exit, string(out))
-	assert.Equal(t, 1, exit.ExitCode())
+	clitest.CheckHelp(t, "-site", "DD_SITE", "DD_CLIENT_ID", "DD_CLIENT_SECRET", "DD_REDIRECT_URL")
 }
