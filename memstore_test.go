@@ -11,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/ddoauth/ddoauth"
+	"github.com/ddoauth/ddoauth/internal/cpuclock"
 	"github.com/ddoauth/ddoauth/storetest"
 )
 
@@ -158,17 +159,17 @@ func BenchmarkMemoryStoreUse1M(b *testing.B) {
 			var worstWall, worstCPU time.Duration
 			i := 0
 			for b.Loop() {
-				c0, _ := threadCPU()
+				c0, _ := cpuclock.Thread()
 				t0 := time.Now()
 				s.Use(ctx, keys[i%len(keys)], clk.Now().Add(2*time.Hour)) //nolint:errcheck
 				worstWall = max(worstWall, time.Since(t0))
-				if c1, ok := threadCPU(); ok {
+				if c1, ok := cpuclock.Thread(); ok {
 					worstCPU = max(worstCPU, c1-c0)
 				}
 				i++
 			}
 			b.ReportMetric(float64(worstWall.Microseconds()), "worst-wall-µs")
-			if _, ok := threadCPU(); ok {
+			if _, ok := cpuclock.Thread(); ok {
 				b.ReportMetric(float64(worstCPU.Microseconds()), "worst-cpu-µs")
 			}
 		})

@@ -19,6 +19,7 @@ import (
 	"github.com/ddoauth/ddoauth"
 	"github.com/ddoauth/ddoauth/ddoauthotel"
 	"github.com/ddoauth/ddoauth/ddoauthtest"
+	"github.com/ddoauth/ddoauth/internal/cpuclock"
 )
 
 // telemetries are the setups the benchmarks compare: none, OpenTelemetry
@@ -93,13 +94,13 @@ func BenchmarkAuthorizedRequest(b *testing.B) {
 			// clock mostly measures the wait for a CPU.
 			runtime.LockOSThread()
 			defer runtime.UnlockOSThread()
-			c0, ok := threadCPU()
+			c0, ok := cpuclock.Thread()
 			for b.Loop() {
 				if _, err := tr.RoundTrip(req); err != nil {
 					b.Fatal(err)
 				}
 			}
-			if c1, _ := threadCPU(); ok {
+			if c1, _ := cpuclock.Thread(); ok {
 				b.ReportMetric(float64((c1-c0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 			}
 		})
@@ -128,7 +129,7 @@ func BenchmarkAuthorizedRequestPair(b *testing.B) {
 	const batch = 256
 	for _, tt := range telemetries(b)[1:] {
 		b.Run(tt.name, func(b *testing.B) {
-			if _, ok := threadCPU(); !ok {
+			if _, ok := cpuclock.Thread(); !ok {
 				b.Skip("no thread CPU clock")
 			}
 			trs := [2]http.RoundTripper{warmTransport(b, nil), warmTransport(b, tt.tel)}
@@ -140,13 +141,13 @@ func BenchmarkAuthorizedRequestPair(b *testing.B) {
 			for b.Loop() {
 				for k := range 2 {
 					side := (first + k) % 2
-					c0, _ := threadCPU()
+					c0, _ := cpuclock.Thread()
 					for range batch {
 						if _, err := trs[side].RoundTrip(req); err != nil {
 							b.Fatal(err)
 						}
 					}
-					c1, _ := threadCPU()
+					c1, _ := cpuclock.Thread()
 					cpu[side] += c1 - c0
 				}
 				first ^= 1
@@ -268,11 +269,11 @@ func benchEach(b *testing.B, setup func(*testing.B, ddoauth.Telemetry) func()) {
 		b.Run(tt.name, func(b *testing.B) {
 			op := setup(b, tt.tel)
 			b.ReportAllocs()
-			c0, ok := processCPU()
+			c0, ok := cpuclock.Process()
 			for b.Loop() {
 				op()
 			}
-			if c1, _ := processCPU(); ok {
+			if c1, _ := cpuclock.Process(); ok {
 				b.ReportMetric(float64((c1-c0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 			}
 		})
@@ -286,7 +287,7 @@ func benchEach(b *testing.B, setup func(*testing.B, ddoauth.Telemetry) func()) {
 func benchPair(b *testing.B, setup func(*testing.B, ddoauth.Telemetry) func()) {
 	for _, tt := range telemetries(b)[1:] {
 		b.Run(tt.name, func(b *testing.B) {
-			if _, ok := processCPU(); !ok {
+			if _, ok := cpuclock.Process(); !ok {
 				b.Skip("no process CPU clock")
 			}
 			ops := [2]func(){setup(b, nil), setup(b, tt.tel)}
@@ -295,9 +296,9 @@ func benchPair(b *testing.B, setup func(*testing.B, ddoauth.Telemetry) func()) {
 			for b.Loop() {
 				for k := range 2 {
 					side := (first + k) % 2
-					c0, _ := processCPU()
+					c0, _ := cpuclock.Process()
 					ops[side]()
-					c1, _ := processCPU()
+					c1, _ := cpuclock.Process()
 					cpu[side] += c1 - c0
 				}
 				first ^= 1
