@@ -129,7 +129,7 @@ const (
 )
 
 // intake accepts series, events and logs sent with an API key of an org of
-// this site (202), and records them. Bearer tokens are refused, as data is
+// this site (202; 200 at the v1 logs intake), and records them. Bearer tokens are refused, as data is
 // sent with the API key, not a token scope.
 func (s *Server) intake(w http.ResponseWriter, r *http.Request, x *exchange) {
 	s.mu.Lock()
@@ -163,11 +163,17 @@ func (s *Server) intake(w http.ResponseWriter, r *http.Request, x *exchange) {
 	s.mu.Unlock()
 
 	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusAccepted)
-	switch x.endpoint {
-	case EndpointSeries:
+	if r.URL.Path == "/v1/input" {
+		w.WriteHeader(http.StatusOK) // the v1 logs intake answers 200
+	} else {
+		w.WriteHeader(http.StatusAccepted)
+	}
+	switch {
+	case r.URL.Path == "/api/v1/series":
+		io.WriteString(w, `{"status":"ok"}`+"\n") //nolint:errcheck
+	case x.endpoint == EndpointSeries:
 		io.WriteString(w, `{"errors":[]}`+"\n") //nolint:errcheck
-	case EndpointEvents:
+	case x.endpoint == EndpointEvents:
 		json.NewEncoder(w).Encode(map[string]any{"status": "ok", "event": map[string]any{"id": id}}) //nolint:errcheck
 	default:
 		io.WriteString(w, "{}\n") //nolint:errcheck

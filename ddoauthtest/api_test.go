@@ -162,6 +162,12 @@ func TestIntake(t *testing.T) {
 		}, 403},
 		{"malformed JSON", func() *http.Request { return intakeReq(t, us1.APIURL()+"/api/v2/series", usKey, `{"series":`) }, 400},
 		{"logs on the API host", func() *http.Request { return intakeReq(t, us1.APIURL()+"/api/v2/logs", usKey, `[]`) }, 404},
+		{"v1 series", func() *http.Request { return intakeReq(t, us1.APIURL()+"/api/v1/series", usKey, `{"series":[]}`) }, 202},
+		{"v1 logs", func() *http.Request { return intakeReq(t, us1.LogsIntakeURL()+"/v1/input", usKey, `[{"message":"hi"}]`) }, 200},
+		{"v1 logs on the API host", func() *http.Request { return intakeReq(t, us1.APIURL()+"/v1/input", usKey, `[]`) }, 404},
+		{"v1 series on the logs host", func() *http.Request {
+			return intakeReq(t, us1.LogsIntakeURL()+"/api/v1/series", usKey, `{"series":[]}`)
+		}, 404},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -171,8 +177,9 @@ func TestIntake(t *testing.T) {
 	}
 
 	got := srv.Received(us1)
-	require.Len(t, got, 3)
-	for i, want := range []ddoauthtest.Endpoint{ddoauthtest.EndpointSeries, ddoauthtest.EndpointEvents, ddoauthtest.EndpointLogs} {
+	require.Len(t, got, 5)
+	for i, want := range []ddoauthtest.Endpoint{ddoauthtest.EndpointSeries, ddoauthtest.EndpointEvents, ddoauthtest.EndpointLogs,
+		ddoauthtest.EndpointSeries, ddoauthtest.EndpointLogs} {
 		assert.Equal(t, want, got[i].Endpoint)
 		assert.Equal(t, "us1-org", got[i].OrgID)
 		assert.Equal(t, us1, got[i].Site)
@@ -182,7 +189,7 @@ func TestIntake(t *testing.T) {
 	require.Len(t, eu, 1)
 	assert.Equal(t, `[{"message":"zipped"}]`, string(eu[0].Body))
 	assert.Len(t, srv.Received(us5), 0)
-	assert.Len(t, srv.Received(us1.Region()), 3)
+	assert.Len(t, srv.Received(us1.Region()), 5)
 }
 
 func TestEventsRead(t *testing.T) {

@@ -22,9 +22,9 @@ const (
 	EndpointRevoke    Endpoint = "revoke"    // POST api.<domain>/oauth2/v1/revoke
 	EndpointAPIKey    Endpoint = "api_key"   // POST api.<domain>/api/v2/api_keys/marketplace
 	EndpointValidate  Endpoint = "validate"  // GET api.<domain>/api/v1/validate
-	EndpointSeries    Endpoint = "series"    // POST api.<domain>/api/v2/series
+	EndpointSeries    Endpoint = "series"    // POST api.<domain>/api/v2/series or /api/v1/series
 	EndpointEvents    Endpoint = "events"    // POST and GET api.<domain>/api/v1/events
-	EndpointLogs      Endpoint = "logs"      // POST http-intake.logs.<domain>/api/v2/logs
+	EndpointLogs      Endpoint = "logs"      // POST http-intake.logs.<domain>/api/v2/logs or /v1/input
 )
 
 type hostKind int
@@ -141,11 +141,11 @@ func (s *Server) route(r *http.Request) *exchange {
 		x.endpoint = EndpointAPIKey
 	case x.kind == hostAPI && path == "/api/v1/validate":
 		x.endpoint = EndpointValidate
-	case x.kind == hostAPI && path == "/api/v2/series":
+	case x.kind == hostAPI && (path == "/api/v2/series" || path == "/api/v1/series"):
 		x.endpoint = EndpointSeries
 	case x.kind == hostAPI && path == "/api/v1/events":
 		x.endpoint = EndpointEvents
-	case x.kind == hostLogs && path == "/api/v2/logs":
+	case x.kind == hostLogs && (path == "/api/v2/logs" || path == "/v1/input"):
 		x.endpoint = EndpointLogs
 	}
 	return x
