@@ -163,7 +163,9 @@ func TestIntake(t *testing.T) {
 		{"malformed JSON", func() *http.Request { return intakeReq(t, us1.APIURL()+"/api/v2/series", usKey, `{"series":`) }, 400},
 		{"logs on the API host", func() *http.Request { return intakeReq(t, us1.APIURL()+"/api/v2/logs", usKey, `[]`) }, 404},
 		{"v1 series", func() *http.Request { return intakeReq(t, us1.APIURL()+"/api/v1/series", usKey, `{"series":[]}`) }, 202},
-		{"v1 logs", func() *http.Request { return intakeReq(t, us1.LogsIntakeURL()+"/v1/input", usKey, `[{"message":"hi"}]`) }, 200},
+		{"v1 logs", func() *http.Request {
+			return intakeReq(t, us1.LogsIntakeURL()+"/v1/input", usKey, `[{"message":"hi"}]`)
+		}, 200},
 		{"v1 logs on the API host", func() *http.Request { return intakeReq(t, us1.APIURL()+"/v1/input", usKey, `[]`) }, 404},
 		{"v1 series on the logs host", func() *http.Request {
 			return intakeReq(t, us1.LogsIntakeURL()+"/api/v1/series", usKey, `{"series":[]}`)

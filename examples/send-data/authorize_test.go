@@ -19,6 +19,7 @@ import (
 
 	"github.com/ddoauth/ddoauth"
 	"github.com/ddoauth/ddoauth/ddoauthtest"
+	"github.com/ddoauth/ddoauth/examples/internal/clitest"
 )
 
 // TestAuthorizeThenSend is the live path, with the emulator for Datadog:
@@ -34,7 +35,7 @@ func TestAuthorizeThenSend(t *testing.T) {
 	require.NoError(t, err, "the test builds the authorize command")
 	dir := t.TempDir()
 	authorize := filepath.Join(dir, "authorize")
-	build := exec.Command(goTool, "build", "-o", authorize, "../authorize")
+	build := exec.Command(goTool, append(append([]string{"build"}, clitest.BuildFlags...), "-o", authorize, "../authorize")...)
 	out, err := build.CombinedOutput()
 	require.NoError(t, err, string(out))
 

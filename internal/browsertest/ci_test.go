@@ -22,7 +22,8 @@ case " $FAIL_TARGETS " in *" $1 "*) exit 2 ;; esac
 // TestCIRun runs .ci/run with a make that only logs: a Chromium that
 // cannot be installed does not stop CI, and one that was installed makes
 // the browser test required; Postgres and Redis are always required, so a
-// failed install stops CI before the tests.
+// failed install stops CI before the tests; the datadogV2 tests run after
+// make test, and fail CI too.
 func TestCIRun(t *testing.T) {
 	t.Parallel()
 	if _, err := exec.LookPath("bash"); err != nil {
@@ -37,10 +38,11 @@ func TestCIRun(t *testing.T) {
 		log    string
 		notice bool
 	}{
-		{"chromium installed", "", true, "chromium browser= servers=\nservers browser=1 servers=\ntest browser=1 servers=1\n", false},
-		{"chromium not installable", "chromium", true, "chromium browser= servers=\nservers browser= servers=\ntest browser= servers=1\n", true},
+		{"chromium installed", "", true, "chromium browser= servers=\nservers browser=1 servers=\ntest browser=1 servers=1\ntest-v2 browser=1 servers=1\n", false},
+		{"chromium not installable", "chromium", true, "chromium browser= servers=\nservers browser= servers=\ntest browser= servers=1\ntest-v2 browser= servers=1\n", true},
 		{"servers not installable", "servers", false, "chromium browser= servers=\nservers browser=1 servers=\n", false},
 		{"tests fail", "test", false, "chromium browser= servers=\nservers browser=1 servers=\ntest browser=1 servers=1\n", false},
+		{"v2 tests fail", "test-v2", false, "chromium browser= servers=\nservers browser=1 servers=\ntest browser=1 servers=1\ntest-v2 browser=1 servers=1\n", false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

@@ -11,7 +11,6 @@ import (
 
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadog"
 	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV1"
-	"github.com/DataDog/datadog-api-client-go/v2/api/datadogV2"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -61,10 +60,10 @@ func TestOneAPIClientEveryTenant(t *testing.T) {
 	for _, site := range everySite(t) {
 		tenants = append(tenants, e.tenant(t, store, site))
 	}
-	events, logs := datadogV1.NewEventsApi(e.api), datadogV2.NewLogsApi(e.api)
+	events, logs := datadogV1.NewEventsApi(e.api), datadogV1.NewLogsApi(e.api)
 	for _, tn := range tenants {
 		intake := withClientCredentials(datadogclient.IntakeContext(t.Context(), tn.key))
-		_, _, err := logs.SubmitLog(intake, []datadogV2.HTTPLogItem{*datadogV2.NewHTTPLogItem(tn.id)})
+		_, _, err := logs.SubmitLog(intake, []datadogV1.HTTPLogItem{*datadogV1.NewHTTPLogItem(tn.id)})
 		require.NoError(t, err, tn.site.Name())
 		_, _, err = events.CreateEvent(intake, *datadogV1.NewEventCreateRequest(tn.id, "sync"))
 		require.NoError(t, err, tn.site.Name())
@@ -116,8 +115,8 @@ func TestDebugHidesCredentials(t *testing.T) {
 	var secrets []string
 	for _, site := range everySite(t) {
 		tn := e.tenant(t, store, site)
-		_, _, err := datadogV2.NewLogsApi(e.api).SubmitLog(datadogclient.IntakeContext(t.Context(), tn.key),
-			[]datadogV2.HTTPLogItem{*datadogV2.NewHTTPLogItem("debugged")})
+		_, _, err := datadogV1.NewLogsApi(e.api).SubmitLog(datadogclient.IntakeContext(t.Context(), tn.key),
+			[]datadogV1.HTTPLogItem{*datadogV1.NewHTTPLogItem("debugged")})
 		require.NoError(t, err)
 		ctx := datadogclient.APIContext(t.Context(), site, e.client.TokenSource(store, tn.id))
 		end := e.clock.Now().Unix()
@@ -140,7 +139,7 @@ func TestDebugHidesCredentials(t *testing.T) {
 
 	out := dump.String()
 	assert.Contains(t, out, "GET /api/v1/events", "positive control: the dump was written")
-	assert.Contains(t, out, "POST /api/v2/logs")
+	assert.Contains(t, out, "POST /v1/input")
 	for _, s := range secrets {
 		require.NotEmpty(t, s)
 		assert.NotContains(t, out, s)
@@ -173,7 +172,7 @@ func TestRetargetFailsClosed(t *testing.T) {
 				return err
 			}
 			submitLog := func(api *datadog.APIClient) error {
-				_, _, err := datadogV2.NewLogsApi(api).SubmitLog(intakeCtx, []datadogV2.HTTPLogItem{*datadogV2.NewHTTPLogItem("x")})
+				_, _, err := datadogV1.NewLogsApi(api).SubmitLog(intakeCtx, []datadogV1.HTTPLogItem{*datadogV1.NewHTTPLogItem("x")})
 				return err
 			}
 			for _, tc := range []struct {

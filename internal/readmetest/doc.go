@@ -6,7 +6,7 @@
 // name ends in _test is a test file, and go test runs it too. Blocks of
 // other languages (```sh) are not checked.
 //
-// It holds tests only, run by `make test-official`: a block imports the
-// official client's datadogV1 and datadogV2, and go vet shares the build
-// cache, so it reuses the compile that target's own go vet made.
+// It holds tests only. go vet runs with the build flags of the test binary
+// (-race under `go test -race`), so it reuses the compile of the packages
+// the blocks import that the same `make test` made.
 package readmetest

@@ -53,6 +53,10 @@ func goBlocks(t *testing.T, root, path string) []block {
 	return out
 }
 
+// buildFlags are the go command's build flags for the blocks: those this
+// test binary was built with (race_test.go).
+var buildFlags []string
+
 // TestReadmeSnippets: every ```go block of the READMEs is a whole file,
 // gofmt-formatted, that compiles and passes go vet against this module.
 func TestReadmeSnippets(t *testing.T) {
@@ -91,9 +95,9 @@ func TestReadmeSnippets(t *testing.T) {
 			}
 			file := filepath.Join(t.TempDir(), name+".go")
 			require.NoError(t, os.WriteFile(file, []byte(b.src), 0o600))
-			commands := [][]string{{"vet", file}}
-			if isTest {
-				commands = append(commands, []string{"test", "-count=1", file}) // a test that shows a use must pass
+			commands := [][]string{append(append([]string{"vet"}, buildFlags...), file)}
+			if isTest { // a test that shows a use must pass
+				commands = append(commands, append(append([]string{"test", "-count=1"}, buildFlags...), file))
 			}
 			for _, args := range commands {
 				cmd := exec.Command(goTool, args...)

@@ -14,6 +14,12 @@ import (
 
 const runMainEnv = "EXAMPLE_RUN_MAIN"
 
+// BuildFlags are the go command's build flags for a test that builds a
+// command: -race when the test binary has it (race.go), so that the build
+// reuses the packages compiled for the test instead of compiling them
+// again without it.
+var BuildFlags []string
+
 // Main is a command's TestMain: in a copy that CheckHelp starts it runs
 // main, otherwise the tests.
 func Main(m *testing.M, main func()) {

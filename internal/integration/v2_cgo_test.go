@@ -1,4 +1,4 @@
-//go:build cgo
+//go:build datadogv2 && cgo
 
 package integration
 
