@@ -156,7 +156,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go srv.Serve(ln) //nolint:errcheck // ErrServerClosed
-	defer srv.Close()
+	defer func() {
+		// Shutdown, not Close: the callback's page may still be on its way
+		// to the browser when the authorization is done.
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(sctx) //nolint:errcheck // a stuck connection is dropped at the deadline
+	}()
 
 	fmt.Fprintln(out, "Open this URL in a browser signed in to Datadog:")
 	fmt.Fprintln(out, authURL)
