@@ -14,8 +14,9 @@ FUZZTIME ?= 30s
 #   in test-v2.
 # - The README check runs after, its go vet with -race, reusing that
 #   compile rather than making a second one alongside.
-# - staticcheck is built meanwhile, at low priority, and reads the export
-#   data the tests left in the cache (GOFLAGS=-race).
+# - staticcheck is built meanwhile, at low priority, and runs next to the
+#   README check on the export data the tests left in the cache
+#   (GOFLAGS=-race).
 README_CHECK = github.com/ddoauth/ddoauth/internal/readmetest
 PKGS = $(filter-out $(README_CHECK),$(shell go list ./...))
 
@@ -23,12 +24,14 @@ test:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@set -e; bin=$$(mktemp -d); \
 	GOBIN=$$bin nice -n 19 go install $(STATICCHECK) >$$bin/install.log 2>&1 & install=$$!; \
-	trap 'kill $$install 2>/dev/null; rm -rf "$$bin"' EXIT; \
+	trap 'kill $$install $$readme 2>/dev/null || true; rm -rf "$$bin"' EXIT; \
 	set -x; \
 	go test -race -vet=all -count=1 $(PKGS); \
-	go test -race -vet=all -count=1 $(README_CHECK); \
+	go test -race -vet=all -count=1 $(README_CHECK) & readme=$$!; \
 	wait $$install || { cat $$bin/install.log; exit 1; }; \
-	GOFLAGS=-race $$bin/staticcheck ./...
+	GOFLAGS=-race $$bin/staticcheck ./... || lint=$$?; \
+	wait $$readme; \
+	exit $${lint:-0}
 
 # datadogV2 through the same transport as datadogV1: the v2 intakes, in
 # every encoding it offers. From an empty build cache datadogV2 alone takes
