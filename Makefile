@@ -23,14 +23,15 @@ PKGS = $(filter-out $(README_CHECK),$(shell go list ./...))
 test:
 	@out=$$(gofmt -l .); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	@set -e; bin=$$(mktemp -d); \
-	GOBIN=$$bin nice -n 19 go install $(STATICCHECK) >$$bin/install.log 2>&1 & install=$$!; \
-	trap 'kill $$install $$readme 2>/dev/null || true; rm -rf "$$bin"' EXIT; \
+	TMPDIR=$$bin GOBIN=$$bin nice -n 19 go install $(STATICCHECK) >$$bin/install.log 2>&1 & install=$$!; \
+	trap 'kill $$install $$readme 2>/dev/null || true; wait; rm -rf "$$bin"' EXIT; \
+	trap 'exit 130' INT TERM HUP; \
 	set -x; \
 	go test -race -vet=all -count=1 $(PKGS); \
 	go test -race -vet=all -count=1 $(README_CHECK) & readme=$$!; \
-	wait $$install || { cat $$bin/install.log; exit 1; }; \
+	wait $$install || { cat $$bin/install.log; exit 1; }; install=; \
 	GOFLAGS=-race $$bin/staticcheck ./... || lint=$$?; \
-	wait $$readme; \
+	wait $$readme; readme=; \
 	exit $${lint:-0}
 
 # datadogV2 through the same transport as datadogV1: the v2 intakes, in

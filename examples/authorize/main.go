@@ -158,7 +158,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, out io.
 	go srv.Serve(ln) //nolint:errcheck // ErrServerClosed
 	defer func() {
 		// Shutdown, not Close: the callback's page may still be on its way
-		// to the browser when the authorization is done.
+		// to the browser when the authorization is done. A connection the
+		// browser opened ahead and never used holds it for up to 5 s.
 		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		srv.Shutdown(sctx) //nolint:errcheck // a stuck connection is dropped at the deadline

@@ -102,10 +102,19 @@ func TestAuthorizeThenSend(t *testing.T) {
 	require.NoError(t, run(t.Context(), nil, func(k string) string { return env[k] }, &sent, dd.Client().Transport))
 	assert.Equal(t, "sent a metric, a log and an event to EU1 (datadoghq.eu)\n", sent.String())
 	var got []string
-	for _, s := range dd.Received(ddoauth.Sites()[3]) {
+	subs := dd.Received(ddoauth.Sites()[3])
+	for _, s := range subs {
 		got = append(got, string(s.Endpoint)+" "+s.OrgID)
 	}
-	assert.Equal(t, []string{"series " + org.ID, "logs " + org.ID, "events " + org.ID}, got)
+	require.Equal(t, []string{"series " + org.ID, "logs " + org.ID, "events " + org.ID}, got)
+	assert.JSONEq(t, `[{"message":"partner sync finished","ddsource":"partner"}]`, string(subs[1].Body))
+	var paths []string
+	for _, r := range dd.Requests() {
+		if r.Method == http.MethodPost && r.Status < 300 && r.Endpoint != ddoauthtest.EndpointToken && r.Endpoint != ddoauthtest.EndpointAPIKey {
+			paths = append(paths, r.Path)
+		}
+	}
+	assert.Equal(t, []string{"/api/v1/series", "/api/v2/logs", "/api/v1/events"}, paths, "the log goes to the current v2 logs intake")
 	assert.Equal(t, "series@api.datadoghq.eu logs@http-intake.logs.datadoghq.eu events@api.datadoghq.eu", received(dd, ddoauth.Sites()[3]))
 }
 

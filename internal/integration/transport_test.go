@@ -1,6 +1,6 @@
 package integration
 
-//lint:file-ignore SA1019 datadogV1's SubmitLog is deprecated, but it reaches the same logs intake through the same transport as datadogV2's, which make test-v2 covers.
+//lint:file-ignore SA1019 datadogV1's SubmitLog (/v1/input) is deprecated, but it goes to the same logs intake host through the same transport as datadogV2's /api/v2/logs, which make test-v2 covers.
 
 import (
 	"bytes"
