@@ -135,6 +135,12 @@ func (s *Server) serveFault(w *statusWriter, r *http.Request, x *exchange, f *Fa
 		case <-t.C:
 		case <-r.Context().Done():
 			t.Stop()
+			// The client gave up: send nothing. A handler that returned
+			// would have net/http send an empty 200, which a client whose
+			// cancellation raced with its read could take for an answer.
+			if conn, _, err := http.NewResponseController(w).Hijack(); err == nil {
+				conn.Close()
+			}
 			return
 		}
 	}

@@ -43,11 +43,11 @@ func (t memTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	w := &memWriter{header: http.Header{}}
 	t.s.ServeHTTP(w, sreq)
+	if err := req.Context().Err(); err != nil && w.status == 0 {
+		return nil, err // the caller gave up before an answer
+	}
 	if w.hijacked {
 		return nil, fmt.Errorf("ddoauthtest: connection to %s dropped: %w", host, io.ErrUnexpectedEOF)
-	}
-	if err := req.Context().Err(); err != nil && w.status == 0 {
-		return nil, err
 	}
 	status := w.status
 	if status == 0 {
